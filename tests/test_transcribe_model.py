@@ -105,3 +105,66 @@ def test_mono_recording_is_speaker_unknown_with_language_detected(
     assert {s.speaker for s in segments} == {Speaker.UNKNOWN}
     assert {s.language for s in segments} == {"en"}
     assert "pay next week" in words(" ".join(s.text for s in segments))
+
+
+def test_second_run_transcribes_nothing_and_loads_no_model(
+    stereo_call: Path, model_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_transcribe_stage import FakeStore, call
+
+    from auditor.transcribe.stage import transcribe_pending
+
+    monkeypatch.setenv("AUDITOR_CACHE", str(model_cache))
+    options = TranscribeOptions(language="en", cpu_threads=2)
+    first_store = FakeStore([call(1, stereo_call)])
+    first = transcribe_pending(first_store, options, run_id=1)
+    # A new database over the same recordings: every transcript comes from the cache.
+    second_store = FakeStore([call(1, stereo_call, collector_channel="right")])
+    loads = []
+    monkeypatch.setattr(
+        "auditor.transcribe.backends.load_transcriber", lambda *a, **k: loads.append(a)
+    )
+    second = transcribe_pending(second_store, options, run_id=2)
+
+    assert (first.transcribed, first.cached) == (1, 0)
+    assert (second.transcribed, second.cached) == (0, 1)
+    assert loads == []
+    assert first.real_time_factor is not None and first.real_time_factor > 1
+    swapped = {s.text: s.speaker for s in second_store.segments[1]}
+    assert {s.text: s.speaker for s in first_store.segments[1]} == {
+        text: Speaker.COLLECTOR if speaker == Speaker.CUSTOMER else Speaker.CUSTOMER
+        for text, speaker in swapped.items()
+    }
+
+
+def test_files_command_in_two_workers_keeps_file_order_and_reports_bad_files(
+    stereo_call: Path, model_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.transcribe.commands import transcribe_files
+
+    monkeypatch.setenv("AUDITOR_CACHE", str(model_cache))
+    bad = tmp_path / "bad.amr"
+    bad.write_text("not audio")
+    mono = write_audio(tmp_path / "mono.m4a", decode_audio(DATA / "customer_en.ogg"), SAMPLE_RATE)
+
+    rows = list(
+        transcribe_files([bad, mono, stereo_call], TranscribeOptions(language="en"), workers=2)
+    )
+
+    assert rows[0]["file"] == str(bad) and "bad.amr" in rows[0]["error"]
+    assert [r["speaker"] for r in rows if r["file"] == str(mono)] == ["unknown"]
+    call_rows = [r for r in rows if r["file"] == str(stereo_call)]
+    assert {r["speaker"] for r in call_rows} == {"collector", "customer"}
+    assert set(call_rows[0]) == {
+        "file",
+        "speaker",
+        "start",
+        "end",
+        "text",
+        "avg_logprob",
+        "no_speech_prob",
+        "language",
+    }
+    assert [r["file"] for r in rows] == sorted(
+        (r["file"] for r in rows), key=[str(bad), str(mono), str(stereo_call)].index
+    )

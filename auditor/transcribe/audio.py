@@ -13,8 +13,8 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np

@@ -8,7 +8,7 @@ its checkpoints; it needs the `auditor[openai-whisper]` extra (torch).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -204,12 +204,83 @@ class OpenAIWhisperTranscriber:
         ]
 
 
-def load_transcriber(options: TranscribeOptions, cpu_threads: int | None = None) -> Transcriber:
-    """The back end `options` name, with its model loaded (once per worker process)."""
+def _cuda_available(backend: str) -> bool:
+    if backend == "openai-whisper":
+        try:
+            import torch
+        except ImportError:
+            return False
+        return bool(torch.cuda.is_available())
+    import ctranslate2
+
+    return bool(ctranslate2.get_cuda_device_count() > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriberPlan:
+    """What a transcription will run with, known before any model is loaded: enough to look up
+    the cache and the store's stage version, so a run with nothing to do loads nothing."""
+
+    backend: str
+    model: ModelRef
+    device: str
+    precision: str
+
+    @property
+    def identity(self) -> str:
+        return f"{self.backend}:{self.model.sha256[:16]}:{self.precision}"
+
+
+def plan_transcriber(options: TranscribeOptions) -> TranscriberPlan:
     model = resolve_model(options.model, options.backend)
+    device = options.device
+    if device == "auto":
+        device = "cuda" if _cuda_available(options.backend) else "cpu"
+    if options.backend == "openai-whisper":
+        precision = "fp16" if device == "cuda" else "fp32"
+    else:
+        precision = options.compute_type or ("float16" if device == "cuda" else "int8")
+    return TranscriberPlan(options.backend, model, device, precision)
+
+
+def load_transcriber(
+    options: TranscribeOptions, cpu_threads: int | None = None, plan: TranscriberPlan | None = None
+) -> Transcriber:
+    """The back end `options` name, with its model loaded (once per worker process)."""
+    plan = plan or plan_transcriber(options)
     threads = options.cpu_threads if cpu_threads is None else cpu_threads
     if options.backend == "openai-whisper":
-        return OpenAIWhisperTranscriber(model, options.device, threads)
+        return OpenAIWhisperTranscriber(plan.model, plan.device, threads)
     return FasterWhisperTranscriber(
-        model, options.device, options.compute_type, threads, options.batch_size
+        plan.model, plan.device, plan.precision, threads, options.batch_size
     )
+
+
+class LazyTranscriber:
+    """A transcriber whose model loads on the first audio it is given: cache hits and sidecar
+    transcripts never pay for loading a model."""
+
+    def __init__(
+        self,
+        options: TranscribeOptions,
+        cpu_threads: int | None = None,
+        plan: TranscriberPlan | None = None,
+    ) -> None:
+        self.plan = plan or plan_transcriber(options)
+        self.backend = self.plan.backend
+        self.model = self.plan.model
+        self.identity = self.plan.identity
+        self._options = options
+        self._threads = cpu_threads
+        self._loaded: Transcriber | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def transcribe(
+        self, audio: np.ndarray, options: TranscribeOptions, speaker: Speaker = Speaker.UNKNOWN
+    ) -> list[Segment]:
+        if self._loaded is None:
+            self._loaded = load_transcriber(self._options, self._threads, self.plan)
+        return self._loaded.transcribe(audio, options, speaker)
