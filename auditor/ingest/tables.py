@@ -25,31 +25,42 @@ _MAX_CHAOS = 0.2
 
 
 def decode_text(data: bytes, path: Path) -> tuple[str, str]:
-    """Decode a text file; returns (text, encoding). Strict: never silently replaces bytes."""
+    """Decode a text file; returns (text, encoding). Strict: never silently replaces bytes.
+
+    Accepted: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 (and so GBK/GB2312), and
+    Windows-1252 (US/UK spreadsheets). GB18030 and Windows-1252 both decode almost any bytes, so
+    charset-normalizer judges which reads as language; GB18030 wins a tie, as our main market's.
+    """
     if data.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    else:
-        # UTF-8 first: it is strict enough that a GB18030 file almost never passes as UTF-8,
-        # while GB18030 accepts many byte sequences and must come second.
-        candidates = ["utf-8", "gb18030"]
-    first_error: UnicodeDecodeError | None = None
-    for encoding in candidates:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError as exc:
-            first_error = first_error or exc
-    guess = charset_normalizer.from_bytes(data).best()
-    if guess is not None and guess.chaos <= _MAX_CHAOS:
-        log.info("%s: decoded as %s (detected)", path, guess.encoding)
-        return str(guess), guess.encoding
-    assert first_error is not None
-    line = data[: first_error.start].count(b"\n") + 1
-    raise ManifestError(
-        f"{path}:{line}: not valid UTF-8 or GB18030 (byte {data[first_error.start]:#04x}); "
-        "save the file as UTF-8 or GB18030"
-    )
+        return _strict(data, "utf-8-sig", path), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16", path), "utf-16"
+    if b"\x00" in data:
+        raise ManifestError(
+            f"{path}: a binary file, not text (an Excel .xlsx renamed?); save it as CSV UTF-8"
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    readings = charset_normalizer.from_bytes(data, cp_isolation=["gb18030", "cp1252"])
+    by_chaos = sorted(readings, key=lambda m: (m.chaos, m.encoding != "gb18030"))
+    if by_chaos and by_chaos[0].chaos <= _MAX_CHAOS:
+        best = by_chaos[0]
+        log.info("%s: decoded as %s", path, best.encoding)
+        return str(best), best.encoding
+    return _strict(data, "utf-8", path), "utf-8"  # raises, naming the line of the first bad byte
+
+
+def _strict(data: bytes, encoding: str, path: Path) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ManifestError(
+            f"{path}:{line}: not valid UTF-8 or GB18030 (byte {data[exc.start]:#04x}); "
+            "save the file as UTF-8 or GB18030"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
