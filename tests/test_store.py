@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from auditor.errors import StoreError
 from auditor.models import (
@@ -16,7 +17,7 @@ from auditor.models import (
     Severity,
     Speaker,
 )
-from auditor.store import Store, open_store
+from auditor.store import Store, database_url, open_store
 
 
 def _contact(store: Store, external_id: str = "c1", sha: str = "a" * 64) -> int:
@@ -109,14 +110,66 @@ def test_review_decisions_are_appended_and_the_latest_counts(store: Store) -> No
         store.add_review(999, Decision.CONFIRMED, "qa1")
 
 
-def test_a_newer_schema_is_refused_not_overwritten(tmp_path) -> None:
-    store = open_store(tmp_path / "a.db")
-    with store.transaction() as conn:
-        conn.exec_driver_sql("UPDATE auditor_meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 99 is newer"):
-        open_store(tmp_path / "a.db")
+def test_a_newer_schema_is_refused_not_overwritten(db_url: str) -> None:
+    open_store(db_url).close()
+    engine = create_engine(database_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision 9999 is newer than this auditor"):
+        open_store(db_url)
 
 
-def test_sqlite_store_runs_in_wal_mode(store: Store) -> None:
-    with store.transaction() as conn:
+def test_an_old_database_is_upgraded_on_request_and_keeps_its_data(db_url: str) -> None:
+    from alembic import command
+
+    old = open_store(db_url, create=False)
+    with old.engine.connect() as conn:
+        config, _, _ = old._alembic(conn)
+        command.upgrade(config, "0001")  # the schema as the first release made it
+        conn.commit()
+    _contact(old)
+    with pytest.raises(StoreError, match=r"older than this auditor's \(0002\).*auditor db upgrade"):
+        open_store(db_url)
+    assert old.upgrade() == ("0001", "0002")
+    reopened = open_store(db_url)
+    assert [c.external_id for c in reopened.contacts()] == ["c1"]
+    assert reopened.schema_status() == ("0002", "0002")
+
+
+def test_a_foreign_database_is_not_taken_over(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE invoices (id INTEGER)"))
+    with pytest.raises(StoreError, match="not an auditor database"):
+        open_store(tmp_path / "other.db")
+
+
+def test_two_workers_never_lease_the_same_contact(store: Store) -> None:
+    ids = [_contact(store, f"c{i}", sha=str(i) * 64) for i in range(5)]
+    first = store.claim("transcribe", "m1", "worker-a", limit=3)
+    second = store.claim("transcribe", "m1", "worker-b", limit=3)
+    assert {c.id for c in first} | {c.id for c in second} == set(ids)
+    assert not {c.id for c in first} & {c.id for c in second}
+    # Saving results drops the lease; a released lease can be taken again.
+    store.save_segments(first[0].id, [], "m1", None)
+    store.release(first[1].id, "transcribe")
+    third = store.claim("transcribe", "m1", "worker-c", limit=5)
+    assert [c.id for c in third] == [first[1].id]
+
+
+def test_an_expired_lease_of_a_dead_worker_is_taken_over(store: Store) -> None:
+    cid = _contact(store)
+    assert [c.id for c in store.claim("scan", "v1", "dead", lease_s=-1)] == [cid]
+    assert [c.id for c in store.claim("scan", "v1", "alive")] == [cid]
+    assert store.claim("scan", "v1", "third") == []
+
+
+def test_unreachable_database_is_one_clear_error() -> None:
+    with pytest.raises(StoreError, match="cannot open the database"):
+        open_store("postgresql://nobody:wrong@127.0.0.1:1/none")
+
+
+def test_sqlite_store_runs_in_wal_mode(tmp_path) -> None:
+    with open_store(tmp_path / "a.db").transaction() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
