@@ -213,7 +213,10 @@ def db_status(out: Path, db: str | None) -> None:
 
     store = open_store(_db_for(db, out), create=False)
     current, head = store.schema_status()
-    state = "up to date" if current == head else "needs `auditor db upgrade`"
+    if current is None:
+        state = "empty: the schema is created on first use"
+    else:
+        state = "up to date" if current == head else "needs `auditor db upgrade`"
     click.echo(f"{store.url}: revision {current or 'none'}, auditor needs {head}: {state}")
 
 
