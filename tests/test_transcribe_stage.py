@@ -86,7 +86,7 @@ def test_stage_saves_sidecars_records_failures_and_goes_on(tmp_path: Path) -> No
     )
     seen: list[ContactProgress] = []
 
-    summary = transcribe_pending(store, TranscribeOptions(), run_id=7, progress=seen.append)
+    summary = transcribe_pending(store, TranscribeOptions(), run_id=7, on_contact=seen.append)
 
     assert store.pending_calls[0][0] == "transcribe" and store.pending_calls[0][2] == "call"
     assert [(s.speaker, s.text) for s in store.segments[1]] == [(Speaker.COLLECTOR, "您好")]
@@ -155,3 +155,41 @@ def test_a_worker_dying_on_one_recording_fails_only_that_recording() -> None:
         assert (
             isinstance(result, RecordingTranscript) and result.segments[0].text == f"/calls/{name}"
         )
+
+
+def test_stage_runs_against_the_real_store_after_ingest(tmp_path: Path) -> None:
+    from auditor.ingest import ingest_folder
+    from auditor.store import open_store
+
+    calls = tmp_path / "calls"
+    (calls / "audio").mkdir(parents=True)
+    good = write_audio(calls / "audio" / "c001.wav", np.zeros((2, 8000), np.float32), 8000)
+    Path(f"{good}.transcript.jsonl").write_text(
+        '{"speaker": "customer", "start": 1.5, "end": 2.0, "text": "嗯，什么事？"}\n'
+        '{"speaker": "collector", "start": 0.1, "end": 1.2, "text": "您好，我是信用卡中心的"}\n',
+        encoding="utf-8",
+    )
+    (calls / "audio" / "c002.wav").write_bytes(b"RIFF....WAVEfmt not really")
+    (calls / "manifest.csv").write_text(
+        "file,call_id,collector_id,account_id,start_time,timezone\n"
+        "audio/c001.wav,c001,zh_w01,A1001,2026-11-16T09:30:00+08:00,Asia/Shanghai\n"
+        "audio/c002.wav,c002,zh_w01,A1002,2026-11-16T09:40:00+08:00,Asia/Shanghai\n",
+        encoding="utf-8",
+    )
+    store = open_store(tmp_path / "auditor.db")
+    ingest_folder(store, calls, store.begin_run("ingest"))
+    run_id = store.begin_run("transcribe")
+
+    summary = transcribe_pending(store, TranscribeOptions(), run_id)
+
+    by_call = {c.external_id: c for c in store.contacts(channel="call")}
+    assert [(s.speaker, s.text) for s in store.segments(by_call["c001"].id)] == [
+        (Speaker.COLLECTOR, "您好，我是信用卡中心的"),
+        (Speaker.CUSTOMER, "嗯，什么事？"),
+    ]
+    failures = store.failures(run_id)
+    assert len(failures) == 1 and "c002.wav" in str(failures[0])
+    assert (summary.sidecar, summary.failed) == (1, 1)
+    assert [c.external_id for c in store.pending("transcribe", summary.stage_version, "call")] == [
+        "c002"
+    ]

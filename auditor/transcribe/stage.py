@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from auditor.models import Contact, Segment
+from auditor.progress import Progress, no_progress
 from auditor.transcribe.backends import TranscriberPlan, plan_transcriber
 from auditor.transcribe.cache import TranscriptCache
 from auditor.transcribe.options import TranscribeOptions
@@ -107,15 +108,17 @@ def transcribe_pending(
     options: TranscribeOptions,
     run_id: int,
     workers: int = 1,
-    progress: Callable[[ContactProgress], None] | None = None,
+    progress: Progress | None = None,
     *,
+    on_contact: Callable[[ContactProgress], None] | None = None,
     cache: TranscriptCache | None = None,
     use_cache: bool = True,
 ) -> TranscribeSummary:
     """Transcribe every call contact pending at this stage version and save its segments.
 
-    A recording that cannot be decoded is recorded with `store.record_failure` and the batch goes
-    on; a model that cannot be loaded raises ModelError before anything is saved.
+    `progress` (auditor.progress) advances once per finished contact; `on_contact` is told how
+    each one went. A recording that cannot be decoded is recorded with `store.record_failure` and
+    the batch goes on; a model that cannot be loaded raises ModelError.
     """
     started = time.perf_counter()
     plan = plan_transcriber(options)
@@ -125,10 +128,14 @@ def transcribe_pending(
     summary.pending = len(contacts)
     log.info("%d calls to transcribe at stage version %s", len(contacts), version)
 
+    # The bar advances as contacts finish, in whatever order the workers finish them.
+    ticks = iter((progress or no_progress)(contacts, "transcribe"))
+
     def report(contact: Contact, status: str, result: RecordingTranscript | None) -> None:
-        if progress is not None:
+        next(ticks, None)
+        if on_contact is not None:
             segments = len(result.segments) if result else 0
-            progress(
+            on_contact(
                 ContactProgress(contact, status, segments, result.duration_s if result else None)
             )
 
@@ -160,8 +167,9 @@ def transcribe_pending(
             store.record_failure(run_id, job.path, STAGE, message)
             summary.failed += 1
             summary.failures.append((job.path, message))
-            if progress is not None:
-                progress(ContactProgress(contact, "failed", 0, None, message))
+            next(ticks, None)
+            if on_contact is not None:
+                on_contact(ContactProgress(contact, "failed", 0, None, message))
             continue
         store.save_segments(_contact_key(contact), result.segments, version, run_id)
         summary.segments += len(result.segments)
