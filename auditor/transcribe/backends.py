@@ -208,7 +208,8 @@ class OpenAIWhisperTranscriber:
             import whisper
         except ImportError as exc:
             raise ModelError(
-                "the openai-whisper back end needs the extra: pip install 'auditor[openai-whisper]'"
+                "the openai-whisper back end needs torch and openai-whisper: pip install "
+                "'auditor[openai-whisper]' && pip install --no-deps openai-whisper==20250625"
             ) from exc
         if model.format != "openai-whisper":
             raise ModelError(
