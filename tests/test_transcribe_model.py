@@ -246,3 +246,20 @@ def test_openai_back_end_keeps_the_invariants_on_a_stereo_call(
     assert "pay next week" in words(" ".join(s.text for s in segments if s.speaker == "customer"))
     assert "payment" in words(" ".join(s.text for s in segments if s.speaker == "collector"))
     assert openai.transcribe(np.zeros(SAMPLE_RATE * 3, np.float32), TranscribeOptions()) == []
+
+
+def test_batched_pipeline_used_on_gpus_gives_the_same_words_on_cpu(
+    stereo_call: Path, model_cache: Path, call_transcript: list[Segment]
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITOR_CACHE", str(model_cache))
+        batched = load_transcriber(TranscribeOptions(cpu_threads=2, batch_size=4))
+    options = TranscribeOptions(language="en", batch_size=4)
+
+    segments = transcribe_recording(stereo_call, batched, options).segments
+
+    for speaker in (Speaker.COLLECTOR, Speaker.CUSTOMER):
+        assert words(" ".join(s.text for s in segments if s.speaker == speaker)) == words(
+            " ".join(s.text for s in call_transcript if s.speaker == speaker)
+        )
+    assert all(0 <= s.start_s <= s.end_s <= CUSTOMER_START_S + 4.05 for s in segments)
