@@ -11,9 +11,9 @@ machine shared with other work, the audio per CPU-second column is the steadier 
 Configurations:
   fw-plain     faster-whisper as it comes: int8, beam 5, its own VAD, the stereo mixed to mono,
                conditioned on previous text (the "first measurement" of the project)
-  fw-int8-b5   our pipeline: per channel, shared VAD, turns split, int8, beam 5 (the default)
+  fw-int8-b5   our pipeline: per channel, shared VAD, turns split, int8, beam 5
   fw-int8-b5-batch8  the same through faster-whisper's batched pipeline (8 windows at once)
-  fw-int8-b1   the same with greedy decoding
+  fw-int8-b1   the same with greedy decoding (the default)
   fw-f32-b5    faster-whisper in float32 (the precision openai-whisper runs in on CPU)
   ow-b5        openai-whisper, float32, beam 5, our pipeline, the same (converted) weights
   ow-b1        openai-whisper with greedy decoding

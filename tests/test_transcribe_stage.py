@@ -109,7 +109,7 @@ def test_stage_saves_sidecars_records_failures_and_goes_on(tmp_path: Path) -> No
 def test_stage_version_changes_with_options(tmp_path: Path) -> None:
     store = FakeStore([])
     transcribe_pending(store, TranscribeOptions(), run_id=1)
-    transcribe_pending(store, TranscribeOptions(beam_size=1), run_id=2)
+    transcribe_pending(store, TranscribeOptions(beam_size=5), run_id=2)
     transcribe_pending(store, TranscribeOptions(cpu_threads=1), run_id=3)
     versions = [v for _, v, _ in store.pending_calls]
     assert versions[0] != versions[1]
