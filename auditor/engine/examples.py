@@ -78,7 +78,7 @@ def example_findings(
             )
             for i, c in enumerate(ex.contacts)
         ]
-        by_contact = pack.scan_contacts(contacts, only=only)
+        by_contact = pack.scan_contacts(contacts, only=only, rule_defaults=True)
         return [f for fs in by_contact.values() for f in fs], []
     default_speaker = ex.speaker or (r.speaker if r.speaker != "any" else "collector")
     if ex.segments is not None:

@@ -454,6 +454,13 @@ _QUOTE_LEADS = (
 )
 
 
+def _a_not_a(text: str, at: int, phrase: str) -> bool:
+    """是不是 / 会不会 / 要不要: a question form, not a negation (你是不是脑子有病)."""
+    if len(phrase) < 2 or phrase[0] not in "不没" or at == 0:
+        return False
+    return text[at - 1] == phrase[1]
+
+
 def _clause_bounds(text: str, start: int, end: int, stops: set[str]) -> tuple[int, int]:
     left = start
     while left > 0 and text[left - 1] not in stops:
@@ -482,13 +489,22 @@ class CompiledUnless:
     def excuses(self, text: str, m: Match) -> str | None:
         """A reason string when this exception excuses the match, else None."""
         if self.kind == "negation":
+            if m.matcher == "near":
+                # 联系人没有还款义务: the negation sits between the two words of a pair
+                inside = text[m.start : m.end]
+                for phrase in self.phrases:
+                    if phrase in inside:
+                        return f"negation {phrase!r} inside the matched pair"
             left, _ = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
             window = text[max(left, m.start - self.before - 12) : m.start]
             offset = m.start - len(window)
             for phrase in self.phrases:
                 pos = window.rfind(phrase)
                 while pos != -1:
-                    if m.start - (offset + pos + len(phrase)) <= self.before:
+                    at = offset + pos
+                    if m.start - (at + len(phrase)) <= self.before and not _a_not_a(
+                        text, at, phrase
+                    ):
                         return f"negation {phrase!r} before the match"
                     pos = window.rfind(phrase, 0, pos)
             return None
@@ -502,7 +518,9 @@ class CompiledUnless:
                     return f"context {phrase!r} marks a lawful or non-threatening statement"
             return None
         if self.kind == "question":
-            left, right = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
+            # The clause of the match, not the whole sentence: 我是快递，你在家吗 asks nothing
+            # about the match.
+            left, right = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
             if right < len(text) and text[right] == "?":
                 return "the sentence is a question"
             sentence = text[left:right].strip().rstrip(",")

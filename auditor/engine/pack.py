@@ -344,9 +344,11 @@ class RulePack:
         mono = bool(segments) and all(s.speaker == Speaker.UNKNOWN for s in segments)
         for rule in rules:
             r = rule.rule
+            if (r.party == "third_party" and not third_party[0]) or (
+                r.party == "debtor" and third_party[0]
+            ):
+                continue
             if rule.cond is not None:
-                if r.party == "third_party" and not third_party[0]:
-                    continue
                 for turn, hits in zip(turns, hits_by_turn, strict=True):
                     factor = self._speaker_factor(r.speaker, turn.speaker)
                     if factor == 0.0:
@@ -492,7 +494,11 @@ class RulePack:
 
     # -- scanning across contacts -----------------------------------------------------------
     def scan_contacts(
-        self, contacts: list[Contact], *, only: set[str] | None = None
+        self,
+        contacts: list[Contact],
+        *,
+        only: set[str] | None = None,
+        rule_defaults: bool = False,
     ) -> dict[int, list[Finding]]:
         """Frequency findings across contacts, keyed by contact id (every contact has a key)."""
         out: dict[int, list[Finding]] = {(c.id if c.id is not None else 0): [] for c in contacts}
@@ -513,14 +519,17 @@ class RulePack:
                 eligible = [
                     c for c in account_contacts if self.contact_language(c) in rule.rule.languages
                 ]
-                for finding in self._frequency(rule, eligible):
+                for finding in self._frequency(rule, eligible, rule_defaults):
                     out.setdefault(finding.contact_id, []).append(finding)
         return out
 
-    def _frequency(self, rule: CompiledRule, contacts: list[Contact]) -> list[Finding]:
+    def _frequency(
+        self, rule: CompiledRule, contacts: list[Contact], rule_defaults: bool = False
+    ) -> list[Finding]:
+        """`rule_defaults`: use the rule's own cap, not the pack setting (for its examples)."""
         spec: Frequency = rule.rule.contact.frequency  # type: ignore[union-attr]
         limit = spec.max
-        if spec.setting is not None:
+        if spec.setting is not None and not rule_defaults:
             limit = self._setting(rule, spec.setting, spec.max)
             if limit is None:
                 return []  # the user left this cap unset

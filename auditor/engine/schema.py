@@ -265,7 +265,8 @@ class Rule(_Strict):
     speaker: Literal["collector", "customer", "any"] = "collector"
     channels: list[Channel] = [Channel.CALL, Channel.SMS, Channel.CHAT, Channel.APP, Channel.EMAIL]
     languages: list[Literal["zh", "en"]]
-    party: Literal["third_party", "any"] = "any"  # third_party: only when someone else was reached
+    # third_party: only when someone else was reached; debtor: never when someone else was
+    party: Literal["third_party", "debtor", "any"] = "any"
     match: Cond | None = None
     call: CallRule | None = None
     contact: ContactRule | None = None
