@@ -89,7 +89,10 @@ def example_findings(
             segments.append(Segment(Speaker(s.speaker), start, end, s.text))
             clock = end + 0.5
     elif ex.text is not None:
-        segments = [Segment(Speaker(default_speaker), 1.0, 4.0, ex.text)]
+        channel = ex.channel or r.channels[0]
+        # Messages are stored as one segment at 0 s (STORE_API.md); calls get a short stretch.
+        start, end = (1.0, 4.0) if channel == Channel.CALL else (0.0, 0.0)
+        segments = [Segment(Speaker(default_speaker), start, end, ex.text)]
     else:
         segments = []
     contact = _contact(rule, ex)
@@ -108,7 +111,7 @@ def _check_match(
             continue
         text = segments[f.segment_index].text
         span_text = text[f.span[0] : f.span[1]]
-        if ex.evidence in span_text:
+        if ex.evidence.lower() in span_text.lower():
             return True, f"matched {span_text!r}"
     spans = [
         segments[f.segment_index].text[f.span[0] : f.span[1]]

@@ -83,16 +83,29 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "Example", "Cond", "Unless"}
+
+
 def validation_message(
     path: Path, node: yaml.Node | None, rule_id: str, exc: ValidationError
 ) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
+    lines: list[str] = []
+    errors = exc.errors()
+    # For a field that is "a string or a mapping", report the mapping's complaint, not both.
+    if len(errors) > 1:
+        errors = [e for e in errors if not (e["loc"] and str(e["loc"][-1]) == "str")] or errors
+    for err in errors:
+        loc = tuple(
+            part
+            for part in err["loc"]
+            if not (isinstance(part, str) and ("[" in part or part in _UNION_TAGS))
+        )
         line = _line_of(node, loc)
         where = f"{path}:{line}" if line else str(path)
         field = _field_path(loc) or "(rule)"
-        lines.append(f"{where}: rule {rule_id}: {field}: {err['msg']}")
+        message = f"{where}: rule {rule_id}: {field}: {err['msg']}"
+        if message not in lines:
+            lines.append(message)
     return "; ".join(lines)
 
 

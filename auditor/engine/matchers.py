@@ -454,6 +454,33 @@ _QUOTE_LEADS = (
 )
 
 
+_SCOPE_BREAKS = (
+    " and ",
+    " but ",
+    " or ",
+    " if ",
+    " so ",
+    " then ",
+    " because ",
+    " i ",
+    " i'll ",
+    " we ",
+    " we'll ",
+    " i'm ",
+    " we're ",
+    " they ",
+    " they'll ",
+    "就",
+    "否则",
+    "不然",
+    "那么",
+    "我们会",
+    "我会",
+    "我就",
+    "我们就",
+)
+
+
 def _a_not_a(text: str, at: int, phrase: str) -> bool:
     """是不是 / 会不会 / 要不要: a question form, not a negation (你是不是脑子有病)."""
     if len(phrase) < 2 or phrase[0] not in "不没" or at == 0:
@@ -497,6 +524,10 @@ class CompiledUnless:
                         return f"negation {phrase!r} inside the matched pair"
             left, _ = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
             window = text[max(left, m.start - self.before - 12) : m.start]
+            # A conjunction or a new subject between a negation and the match ends its scope:
+            # "if you don't pay I'll call your employer", 你不还钱我们就打给你所有联系人.
+            cut = max((window.rfind(b) + len(b) for b in _SCOPE_BREAKS if b in window), default=0)
+            window = window[cut:]
             offset = m.start - len(window)
             for phrase in self.phrases:
                 pos = window.rfind(phrase)

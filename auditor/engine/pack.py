@@ -435,7 +435,9 @@ class RulePack:
             spec = call.absence
             if "only_if" in rule.call_conds and not timed(rule.call_conds["only_if"], "any"):
                 return []
-            said = [x for x in timed(rule.call_conds["cond"], spec.speaker) if x[0] < spec.within_s]
+            # A message has no timeline: anywhere in its text counts.
+            limit = spec.within_s if contact.channel == Channel.CALL else float("inf")
+            said = [x for x in timed(rule.call_conds["cond"], spec.speaker) if x[0] < limit]
             if said:
                 return []
             last = max((s.end_s for s in segments), default=0.0)

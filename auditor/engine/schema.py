@@ -115,7 +115,10 @@ class Unless(_Strict):
                 raise ValueError(f"{name}: needs a phrase list")
             spec["phrase"] = _as_list(spec["phrase"])
             if not all(isinstance(p, str) and p.strip() for p in spec["phrase"]):
-                raise ValueError(f"{name}.phrase: every phrase must be a non-empty string")
+                raise ValueError(
+                    f"{name}.phrase: every phrase must be a non-empty string (YAML reads "
+                    "unquoted no, yes, on, off as booleans: quote them)"
+                )
             for key in ("before", "after"):
                 if key in spec and not (isinstance(spec[key], int) and 0 <= spec[key] <= 200):
                     raise ValueError(f"{name}.{key}: an integer between 0 and 200")
@@ -244,7 +247,11 @@ class Example(_Strict):
             and (self.time is None)
         ):
             raise ValueError("an example needs text, segments, contacts or time")
-        if self.evidence is not None and self.text is not None and self.evidence not in self.text:
+        if (
+            self.evidence is not None
+            and self.text is not None
+            and self.evidence.lower() not in self.text.lower()
+        ):
             raise ValueError(f"evidence {self.evidence!r} is not in the text")
         return self
 
