@@ -18,6 +18,9 @@ from auditor.errors import RuleError
 log = logging.getLogger(__name__)
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @dataclass(frozen=True)
 class LoadedRule:
     rule: Rule
@@ -73,8 +76,13 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read the rule file: {exc}") from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Parse once with libyaml when present: the node tree keeps line numbers for errors.
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -127,13 +135,19 @@ def load_rule_file(path: Path, pack: str = "") -> LoadedRule:
     return LoadedRule(rule=rule, path=path, pack=pack, node=node)
 
 
-def load_pack_folder(folder: Path) -> LoadedPack:
+def load_pack_settings(folder: Path) -> PackSettings:
     pack_file = folder / "pack.yaml"
+    if not pack_file.is_file():
+        raise RuleError(f"{folder}: not a rule pack: no pack.yaml")
     data, node = _read_yaml(pack_file)
     try:
-        settings = PackSettings.model_validate(data)
+        return PackSettings.model_validate(data)
     except ValidationError as exc:
         raise RuleError(validation_message(pack_file, node, "(pack)", exc)) from exc
+
+
+def load_pack_folder(folder: Path) -> LoadedPack:
+    settings = load_pack_settings(folder)
     rules = [
         load_rule_file(p, pack=folder.name)
         for p in sorted(folder.rglob("*.yaml"))

@@ -78,6 +78,8 @@ class TextMatchers:
         self.token_names: list[str] = []
         self._token_lang: list[str] = []
         self.pii_kinds: set[str] = set()
+        self.current_rule = ""  # the rule being compiled, to say whose regex timed out
+        self.regex_owners: dict[str, set[str]] = defaultdict(set)
         self._automaton: Any = None
         self._pinyin_automaton: Any = None
         self._spacy: dict[str, tuple[Any, Any]] = {}
@@ -97,6 +99,7 @@ class TextMatchers:
         return pid
 
     def regex_id(self, pattern: str) -> int:
+        self.regex_owners[pattern].add(self.current_rule)
         if pattern in self.regex_sources:
             return self.regex_sources.index(pattern)
         try:

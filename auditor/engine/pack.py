@@ -144,6 +144,7 @@ class RulePack:
         # A rule's phrases go into the automaton of each language it runs on.
         language = rule.languages[0]
         tm = self._matchers(language)
+        tm.current_rule = rule.id
         try:
             if rule.match is not None:
                 compiled.cond = compile_cond(rule.match, tm, language)
@@ -325,8 +326,13 @@ class RulePack:
         call_rules: bool = True,
         contact_rules: bool = True,
         only: set[str] | None = None,
+        errors: list[str] | None = None,
     ) -> list[Finding]:
-        """Findings of the text, procedure and hours rules on one contact."""
+        """Findings of the text, procedure and hours rules on one contact.
+
+        A regex that times out is skipped for that text; when `errors` is given, a line per
+        timeout is appended to it (the scan stage records them as failures of the run).
+        """
         language = self.contact_language(contact, segments)
         rules = [
             r
@@ -340,6 +346,12 @@ class RulePack:
             tm.scan(t.norm.text, language) if tm is not None else Hits(text=t.norm.text)
             for t in turns
         ]
+        if errors is not None:
+            for hits in hits_by_turn:
+                errors.extend(
+                    f"regex {pattern!r} timed out (rules: {', '.join(self._regex_rules(pattern))})"
+                    for pattern in hits.regex_errors
+                )
         third_party = self._third_party(contact, turns, hits_by_turn, language)
         mono = bool(segments) and all(s.speaker == Speaker.UNKNOWN for s in segments)
         for rule in rules:
@@ -376,6 +388,9 @@ class RulePack:
             )
         )
         return findings
+
+    def _regex_rules(self, pattern: str) -> list[str]:
+        return sorted({rid for tm in self.matchers.values() for rid in tm.regex_owners[pattern]})
 
     @staticmethod
     def _speaker_factor(rule_speaker: str, speaker: Speaker) -> float:
