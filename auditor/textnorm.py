@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 # Zero-width and bidi marks ASR and chat exports leave in text; they would split phrases.
 _INVISIBLE = {
@@ -59,7 +60,7 @@ def _is_emoji_or_symbol(ch: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _t2s():  # type: ignore[no-untyped-def]
+def _t2s() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -80,6 +81,21 @@ def to_simplified(text: str) -> str:
         c = converter.convert(ch)
         out.append(c if len(c) == 1 else ch)
     return "".join(out)
+
+
+_CHAR_FORMS: dict[str, str] = {}
+
+
+def _char_form(ch: str) -> str:
+    """What one stored character becomes in the matching copy ('' when dropped)."""
+    if ch in _INVISIBLE:
+        return ""
+    ch = _FOLD.get(ch, ch)
+    if _is_emoji_or_symbol(ch):
+        return ""
+    # NFKC turns full-width digits and letters (１２３, ＡＢ) and full-width punctuation into
+    # ASCII; a character may expand (e.g. ㎏ → kg), each piece pointing at its source.
+    return "".join(" " if p.isspace() else p for p in unicodedata.normalize("NFKC", ch).lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +120,18 @@ def normalize(text: str) -> NormalizedText:
     simplified = to_simplified(text)
     chars: list[str] = []
     offsets: list[int] = []
+    cache = _CHAR_FORMS
     for i, ch in enumerate(simplified):
-        if ch in _INVISIBLE:
-            continue
-        ch = _FOLD.get(ch, ch)
-        if _is_emoji_or_symbol(ch):
-            continue
-        # NFKC turns full-width digits and letters (１２３, ＡＢ) and full-width punctuation into
-        # ASCII; a character may expand (e.g. ㎏ → kg), each piece pointing at its source.
-        for piece in unicodedata.normalize("NFKC", ch).lower():
-            if piece.isspace():
-                piece = " "
-            chars.append(piece)
+        form = cache.get(ch)
+        if form is None:
+            form = cache[ch] = _char_form(ch)
+        if len(form) == 1:
+            chars.append(form)
             offsets.append(i)
+        else:
+            for piece in form:
+                chars.append(piece)
+                offsets.append(i)
     # Collapse whitespace, and drop it between Chinese characters: ASR and typists put spaces
     # where a phrase list does not.
     out_chars: list[str] = []

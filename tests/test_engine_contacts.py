@@ -202,6 +202,6 @@ def test_mono_recording_runs_collector_rules_at_lower_confidence() -> None:
     text = "你这个老赖"
     stereo = pack.scan(_contact(1, when), [Segment(Speaker.COLLECTOR, 0, 2, text)])
     mono = pack.scan(_contact(1, when), [Segment(Speaker.UNKNOWN, 0, 2, text)])
-    s = [f for f in stereo if f.rule_id == "CN-INSULT-001"][0]
-    m = [f for f in mono if f.rule_id == "CN-INSULT-001"][0]
+    s = next(f for f in stereo if f.rule_id == "CN-INSULT-001")
+    m = next(f for f in mono if f.rule_id == "CN-INSULT-001")
     assert m.confidence < s.confidence and m.speaker == Speaker.UNKNOWN

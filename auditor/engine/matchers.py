@@ -239,8 +239,11 @@ class PhraseCond(CompiledCond):
 
     def evaluate(self, hits: Hits) -> list[Match]:
         out = []
+        found = hits.phrases
         for pid in self.ids:
-            for s, e, via_pinyin in hits.phrases.get(pid, ()):
+            if pid not in found:
+                continue
+            for s, e, via_pinyin in found[pid]:
                 phrase = self.m.phrases[pid]
                 if via_pinyin:
                     out.append(
@@ -297,7 +300,7 @@ class NearCond(CompiledCond):
         return right_start - left_end
 
     def evaluate(self, hits: Hits) -> list[Match]:
-        out = []
+        out: list[Match] = []
         a_hits = self.a.evaluate(hits)
         if not a_hits:
             return out
@@ -385,6 +388,28 @@ class AllCond(CompiledCond):
             )
             for m in results[0]
         ]
+
+
+def cond_leaves(cond: CompiledCond) -> set[tuple[str, Any]]:
+    """The hit keys a compiled condition can be satisfied by (see Hits and pack._hit_keys)."""
+    if isinstance(cond, PhraseCond):
+        return {("phrase", pid) for pid in cond.ids}
+    if isinstance(cond, RegexCond):
+        return {("regex", rid) for rid in cond.ids}
+    if isinstance(cond, TokenCond):
+        return {("tokens", cond.tid)}
+    if isinstance(cond, RecognizerCond):
+        return {("pii", cond.kind)}
+    if isinstance(cond, NearCond):
+        return cond_leaves(cond.a)  # both words are needed: either one's absence rules it out
+    if isinstance(cond, AnyCond | AllCond):
+        if isinstance(cond, AllCond):
+            return cond_leaves(cond.parts[0])
+        out: set[tuple[str, Any]] = set()
+        for part in cond.parts:
+            out |= cond_leaves(part)
+        return out
+    raise TypeError(type(cond))
 
 
 def compile_cond(cond: Cond, matchers: TextMatchers, language: str) -> CompiledCond:

@@ -27,6 +27,7 @@ from auditor.engine.matchers import (
     TextMatchers,
     compile_cond,
     compile_unless,
+    cond_leaves,
 )
 from auditor.engine.schema import Frequency, PackSettings, Rule
 from auditor.errors import RuleError
@@ -77,6 +78,9 @@ class CompiledRule:
     cond: CompiledCond | None = None
     unless: list[CompiledUnless] = field(default_factory=list)
     call_conds: dict[str, CompiledCond] = field(default_factory=dict)
+    # ids of every phrase / regex / token pattern / recognizer its match uses: a text with
+    # none of them among its hits cannot match, so the rule is not evaluated there
+    leaves: frozenset[tuple[str, Any]] = frozenset()
 
     @property
     def id(self) -> str:
@@ -149,6 +153,7 @@ class RulePack:
             if rule.match is not None:
                 compiled.cond = compile_cond(rule.match, tm, language)
                 compiled.unless = compile_unless(rule.unless, tm)
+                compiled.leaves = frozenset(cond_leaves(compiled.cond))
             elif rule.call is not None:
                 spec = rule.call.absence or rule.call.sequence
                 if rule.call.absence is not None:
@@ -352,6 +357,7 @@ class RulePack:
                     f"regex {pattern!r} timed out (rules: {', '.join(self._regex_rules(pattern))})"
                     for pattern in hits.regex_errors
                 )
+        hit_keys = [_hit_keys(h) for h in hits_by_turn]
         third_party = self._third_party(contact, turns, hits_by_turn, language)
         mono = bool(segments) and all(s.speaker == Speaker.UNKNOWN for s in segments)
         for rule in rules:
@@ -361,7 +367,9 @@ class RulePack:
             ):
                 continue
             if rule.cond is not None:
-                for turn, hits in zip(turns, hits_by_turn, strict=True):
+                for turn, hits, keys in zip(turns, hits_by_turn, hit_keys, strict=True):
+                    if rule.leaves.isdisjoint(keys):
+                        continue
                     factor = self._speaker_factor(r.speaker, turn.speaker)
                     if factor == 0.0:
                         continue
@@ -491,7 +499,8 @@ class RulePack:
     def _hours(self, contact: Contact, rule: CompiledRule) -> Finding | None:
         if contact.direction != Direction.OUTBOUND:
             return None
-        spec = rule.rule.contact.hours  # type: ignore[union-attr]
+        assert rule.rule.contact is not None and rule.rule.contact.hours is not None
+        spec = rule.rule.contact.hours
         start = _hhmm(spec.start or rule.settings.hours.start or "08:00")
         end = _hhmm(spec.end or rule.settings.hours.end or "22:00")
         zone = _zone(contact.timezone, rule.settings.timezone)
@@ -544,7 +553,8 @@ class RulePack:
         self, rule: CompiledRule, contacts: list[Contact], rule_defaults: bool = False
     ) -> list[Finding]:
         """`rule_defaults`: use the rule's own cap, not the pack setting (for its examples)."""
-        spec: Frequency = rule.rule.contact.frequency  # type: ignore[union-attr]
+        assert rule.rule.contact is not None and rule.rule.contact.frequency is not None
+        spec: Frequency = rule.rule.contact.frequency
         limit = spec.max
         if spec.setting is not None and not rule_defaults:
             limit = self._setting(rule, spec.setting, spec.max)
@@ -646,6 +656,14 @@ class RulePack:
         )
         seg = Segment(speaker=Speaker(speaker), start_s=0.0, end_s=0.0, text=text)
         return self.scan(contact, [seg], call_rules=False, contact_rules=False, only=only)
+
+
+def _hit_keys(hits: Hits) -> set[tuple[str, Any]]:
+    keys: set[tuple[str, Any]] = {("phrase", pid) for pid in hits.phrases}
+    keys.update(("regex", rid) for rid in hits.regexes)
+    keys.update(("tokens", tid) for tid in hits.tokens)
+    keys.update(("pii", h.kind) for h in hits.pii)
+    return keys
 
 
 def _merge_overlaps(matches: Any) -> list[Match]:
