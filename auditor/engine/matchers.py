@@ -510,7 +510,9 @@ _SCOPE_BREAKS = (
 
 
 def _a_not_a(text: str, at: int, phrase: str) -> bool:
-    """是不是 / 会不会 / 要不要: a question form, not a negation (你是不是脑子有病)."""
+    """是不是 / 会不会 / why don't you: a question or suggestion form, not a negation."""
+    if text[max(0, at - 6) : at].endswith(("why do", "why")):
+        return True
     if len(phrase) < 2 or phrase[0] not in "不没" or at == 0:
         return False
     return text[at - 1] == phrase[1]
@@ -544,7 +546,7 @@ class CompiledUnless:
     def excuses(self, text: str, m: Match) -> str | None:
         """A reason string when this exception excuses the match, else None."""
         if self.kind == "negation":
-            if m.matcher == "near":
+            if m.matcher in ("near", "regex"):
                 # 联系人没有还款义务: the negation sits between the two words of a pair
                 inside = text[m.start : m.end]
                 for phrase in self.phrases:
