@@ -546,28 +546,28 @@ class CompiledUnless:
     def excuses(self, text: str, m: Match) -> str | None:
         """A reason string when this exception excuses the match, else None."""
         if self.kind == "negation":
-            if m.matcher in ("near", "regex"):
-                # 联系人没有还款义务: the negation sits between the two words of a pair
-                inside = text[m.start : m.end]
-                for phrase in self.phrases:
-                    if phrase in inside:
-                        return f"negation {phrase!r} inside the matched pair"
             left, _ = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
-            window = text[max(left, m.start - self.before - 12) : m.start]
+            lo = max(left, m.start - self.before - 12)
+            before = text[lo : m.start]
             # A conjunction or a new subject between a negation and the match ends its scope:
             # "if you don't pay I'll call your employer", 你不还钱我们就打给你所有联系人.
-            cut = max((window.rfind(b) + len(b) for b in _SCOPE_BREAKS if b in window), default=0)
-            window = window[cut:]
-            offset = m.start - len(window)
+            cut = lo + max(
+                (before.rfind(b) + len(b) for b in _SCOPE_BREAKS if b in before), default=0
+            )
+            # A phrase match is fixed text (不要脸 is no negation of 脸); a regex or pair may
+            # start with or hold the negation: 也不会联系您的家人, 联系人没有还款义务.
+            stop = m.end if m.matcher in ("near", "regex") else m.start
+            window = text[cut:stop]
             for phrase in self.phrases:
-                pos = window.rfind(phrase)
+                pos = window.find(phrase)
                 while pos != -1:
-                    at = offset + pos
-                    if m.start - (at + len(phrase)) <= self.before and not _a_not_a(
-                        text, at, phrase
-                    ):
-                        return f"negation {phrase!r} before the match"
-                    pos = window.rfind(phrase, 0, pos)
+                    at = cut + pos
+                    near_enough = m.start - (at + len(phrase)) <= self.before
+                    if near_enough and (stop == m.start or at + len(phrase) <= stop):
+                        if not _a_not_a(text, at, phrase):
+                            where = "inside" if at + len(phrase) > m.start else "before"
+                            return f"negation {phrase!r} {where} the match"
+                    pos = window.find(phrase, pos + 1)
             return None
         if self.kind == "context":
             left, right = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
