@@ -563,10 +563,9 @@ class CompiledUnless:
                 while pos != -1:
                     at = cut + pos
                     near_enough = m.start - (at + len(phrase)) <= self.before
-                    if near_enough and (stop == m.start or at + len(phrase) <= stop):
-                        if not _a_not_a(text, at, phrase):
-                            where = "inside" if at + len(phrase) > m.start else "before"
-                            return f"negation {phrase!r} {where} the match"
+                    if near_enough and not _a_not_a(text, at, phrase):
+                        where = "inside" if at + len(phrase) > m.start else "before"
+                        return f"negation {phrase!r} {where} the match"
                     pos = window.find(phrase, pos + 1)
             return None
         if self.kind == "context":
