@@ -85,7 +85,7 @@ class TextMatchers:
         self._spacy: dict[str, tuple[Any, Any]] = {}
 
     # -- building ---------------------------------------------------------------------------
-    def phrase_id(self, phrase: str, pinyin: bool = False) -> int:
+    def phrase_id(self, phrase: str, pinyin: bool | int = False) -> int:
         key = normalize_phrase(phrase)
         if not key:
             raise ValueError(f"phrase {phrase!r} is empty after normalisation")
@@ -94,7 +94,8 @@ class TextMatchers:
             pid = len(self.phrases)
             self.phrases.append(key)
             self._phrase_ids[key] = pid
-        if pinyin and any(is_cjk(c) for c in key):
+        shortest = 3 if pinyin is True else int(pinyin)
+        if pinyin and len(key) >= shortest and any(is_cjk(c) for c in key):
             self._pinyin_ids.add(pid)
         return pid
 
@@ -463,6 +464,23 @@ _RHETORICAL_TAIL = (
     "understand?",
     "got it?",
 )
+# Questions that threaten rather than ask: 信不信我…, 要不要我把…, "you really want me…"
+_RHETORICAL = (
+    "信不信",
+    "要不要",
+    "要不我",
+    "难道",
+    "你也不想",
+    "你不想",
+    "你想不想",
+    "是不是想",
+    "是不是要我",
+    "you really want",
+    "do you want me to",
+    "want me to",
+    "how would you like",
+    "you want your",
+)
 _EN_QUESTION_START = regex.compile(
     r"^(are|do|does|did|is|will|would|can|could|should|have|has|was|were)\b"
 )
@@ -470,6 +488,11 @@ _QUOTE_LEADS = (
     "你说",
     "您说",
     "你刚才说",
+    "您刚才说",
+    "有同事说",
+    "同事说",
+    "他们说",
+    "您的意思是",
     "你们说",
     "你自己说",
     "你的意思是",
@@ -513,6 +536,8 @@ def _a_not_a(text: str, at: int, phrase: str) -> bool:
     """是不是 / 会不会 / why don't you: a question or suggestion form, not a negation."""
     if text[max(0, at - 6) : at].endswith(("why do", "why")):
         return True
+    if phrase.startswith("不能") and text[max(0, at - 1) : at] == "就":
+        return True  # 你就不能去借点钱吗: a push, not a negation
     if len(phrase) < 2 or phrase[0] not in "不没" or at == 0:
         return False
     return text[at - 1] == phrase[1]
@@ -562,8 +587,12 @@ class CompiledUnless:
                 pos = window.find(phrase)
                 while pos != -1:
                     at = cut + pos
-                    near_enough = m.start - (at + len(phrase)) <= self.before
-                    if near_enough and not _a_not_a(text, at, phrase):
+                    end = at + len(phrase)
+                    near_enough = m.start - end <= self.before
+                    # inside a pair, a clause break after the negation ends its scope:
+                    # "statute of limitations or not, we're filing a lawsuit"
+                    cut_off = end > m.start and any(c in _CLAUSE_END for c in text[end : m.end])
+                    if near_enough and not cut_off and not _a_not_a(text, at, phrase):
                         where = "inside" if at + len(phrase) > m.start else "before"
                         return f"negation {phrase!r} {where} the match"
                     pos = window.find(phrase, pos + 1)
@@ -581,11 +610,14 @@ class CompiledUnless:
             # The clause of the match, not the whole sentence: 我是快递，你在家吗 asks nothing
             # about the match.
             left, right = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
+            sentence = text[left:right].strip().rstrip(",")
+            whole_left, _ = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
+            if sentence.endswith(_RHETORICAL_TAIL) or any(
+                r in text[whole_left:right] for r in _RHETORICAL
+            ):
+                return None
             if right < len(text) and text[right] == "?":
                 return "the sentence is a question"
-            sentence = text[left:right].strip().rstrip(",")
-            if sentence.endswith(_RHETORICAL_TAIL):
-                return None
             if sentence.endswith(_QUESTION_TAIL):
                 return "the sentence is a question (吗)"
             if _EN_QUESTION_START.match(sentence) and right >= len(text):
@@ -595,7 +627,7 @@ class CompiledUnless:
         left, _ = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
         if text.count('"', left, m.start) % 2 == 1:
             return "the words are quoted"
-        lead = text[max(0, m.start - 12) : m.start]
+        lead = text[max(left, m.start - 12) : m.start]
         for q in _QUOTE_LEADS:
             if q in lead:
                 return f"the collector repeats the debtor's words ({q!r})"

@@ -118,8 +118,8 @@ _SSN = re.compile(r"(?<!\d)(\d{3})[- ](\d{2})[- ](\d{4})(?!\d)")
 _US_PHONE = re.compile(r"(?<!\d)(?:\+?1[ .\-]?)?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}(?!\d)")
 _CN_ADDRESS = re.compile(
     r"[\u4e00-\u9fff]{2,8}(?:省|市|区|县)[\u4e00-\u9fff0-9]{0,20}?"
-    r"(?:路|街|道|巷|弄|村|小区|大厦)[0-9一二三四五六七八九十百零幺两]{1,5}(?:号|栋|幢|弄)"
-    r"(?:[0-9一二三四五六七八九十百零幺两]{1,5}(?:号楼|单元|室|楼|号))*"
+    r"(?:路|街|道|巷|弄|村|小区|大厦)[0-9一二三四五六七八九十百千零幺两]{1,6}(?:号|栋|幢|弄)"
+    r"(?:院|楼)?(?:[0-9一二三四五六七八九十百千零幺两]{1,6}(?:号楼|单元|室|楼|号)?)*"
 )
 _US_ADDRESS = re.compile(
     r"(?<!\w)\d{1,6} (?:[a-z0-9']+ ){1,4}"
@@ -127,6 +127,33 @@ _US_ADDRESS = re.compile(
     r"(?:\.|\b)(?:,? (?:apt|apartment|unit|suite) ?#?\w+)?",
     re.IGNORECASE,
 )
+
+
+_WORD_DIGITS = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_WORD_RUN = re.compile(
+    r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+    r"(?:[ ,\-]+(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)){8,}\b"
+)
+
+
+def _word_digit_runs(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _WORD_RUN.finditer(text):
+        words = re.findall(r"[a-z]+", m.group(0))
+        out.append((m.start(), m.end(), "".join(_WORD_DIGITS[w] for w in words)))
+    return out
 
 
 def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[PiiHit]:
@@ -170,10 +197,23 @@ def find_pii(text: str, kinds: frozenset[str] | None = None) -> list[PiiHit]:
             hits.append(
                 PiiHit("us_ssn", start, end, 0.8, "9 digits after 'social security'", digits)
             )
+    for start, end, digits in _word_digit_runs(text):
+        # "nine two three four five…": English speech written out as words
+        if want("us_ssn") and len(digits) == 9 and _context(text, start, SSN_CONTEXT, before=30):
+            why = "nine spoken digits after 'social'"
+            hits.append(PiiHit("us_ssn", start, end, 0.7, why, digits))
+        elif (
+            want("bank_card")
+            and 15 <= len(digits) <= 19
+            and _context(text, start, CARD_CONTEXT, before=30)
+        ):
+            hits.append(PiiHit("bank_card", start, end, 0.6, "spoken card number", digits))
     if want("us_ssn"):
         for m in _SSN.finditer(text):
             area = m.group(1)
-            if area in {"000", "666"} or area.startswith("9") or m.group(2) == "00":
+            ctx = _context(text, m.start(), SSN_CONTEXT, before=30)
+            # 9xx is never issued (ITINs, test data): a number read as "your social" still is one
+            if area in {"000", "666"} or m.group(2) == "00" or (area.startswith("9") and not ctx):
                 continue
             if any(h.start <= m.start() < h.end for h in hits):
                 continue

@@ -42,7 +42,10 @@ class Cond(_Strict):
     """One matcher, or `any` / `all` of several. Exactly one kind per condition."""
 
     phrase: list[str] | None = None
-    pinyin: bool = False  # phrase: also match by toneless pinyin (ASR homophones)
+    # phrase: also match by toneless pinyin (ASR homophones). true = phrases of 3+ characters
+    # (two-character pinyin matches too much ordinary speech: 出生/畜生, 看你/砍你); a number
+    # sets the shortest phrase that may match by sound (pinyin: 2 for 老赖 → 老来).
+    pinyin: bool | int = False
     regex: list[str] | None = None
     near: Near | None = None
     tokens: list[list[dict[str, Any]]] | None = None  # spaCy Matcher patterns
