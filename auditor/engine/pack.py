@@ -316,7 +316,7 @@ class RulePack:
             span=(0, 0),
             start_s=start_s,
             end_s=end_s if end_s is not None else (contact.duration_s or start_s),
-            quote=textmask.mask_text(quote),
+            quote=quote,  # built here from metadata, never from what was said
             evidence=Evidence(matcher=matcher, pattern=pattern, why=why),
             related_contact_ids=tuple(sorted(related)),
             status=rule.rule.status,

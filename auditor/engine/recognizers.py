@@ -103,11 +103,28 @@ def _context(text: str, start: int, words: tuple[str, ...], before: int = 12) ->
     return None
 
 
+_DATE = re.compile(r"(19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}")
+
+
 def digit_runs(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, digits) of every run of spoken or written digits in `text`."""
+    """(start, end, digits) of every run of spoken or written digits in `text`.
+
+    A date (2026-11-13) ends a run: "2026-11-13 22:20" is a time, not a 10-digit number.
+    """
     runs = []
     for m in _RUN.finditer(text):
         raw = m.group(0).rstrip(" -,")
+        date = _DATE.match(raw)
+        if date:
+            rest = raw[date.end() :]
+            if not rest.strip(" -,"):
+                continue
+            offset = date.end() + (len(rest) - len(rest.lstrip(" -,")))
+            raw = raw[offset:]
+            start = m.start() + offset
+            digits = "".join(CN_DIGITS.get(ch, ch) for ch in raw if ch not in " -,").upper()
+            runs.append((start, start + len(raw), digits))
+            continue
         digits = "".join(CN_DIGITS.get(ch, ch) for ch in raw if ch not in " -,").upper()
         runs.append((m.start(), m.start() + len(raw), digits))
     return runs
