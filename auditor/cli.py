@@ -105,6 +105,68 @@ def workers_option(func: F) -> F:
     )(func)
 
 
+def transcribe_options(func: F) -> F:
+    """The Whisper options shared by `transcribe` and `run`."""
+    options = [
+        click.option(
+            "--model",
+            default=None,
+            help="A faster-whisper model folder, an openai-whisper .pt file, or a cached model "
+            "name (large-v3, turbo). Default: the bundled offline Whisper base.",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(["faster-whisper", "openai-whisper"]),
+            default="faster-whisper",
+            show_default=True,
+            help="openai-whisper needs `pip install 'auditor[openai-whisper]'`.",
+        ),
+        click.option(
+            "--language",
+            type=click.Choice(["zh", "en"]),
+            default=None,
+            help="Force the language; default: the manifest's, else detected per channel.",
+        ),
+        click.option(
+            "--beam-size",
+            type=click.IntRange(min=1),
+            default=5,
+            show_default=True,
+            help="1 is greedy decoding (faster, a little less accurate).",
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            default="auto",
+            show_default=True,
+            help="auto uses CUDA (float16) when present, else CPU (int8).",
+        ),
+        click.option(
+            "--collector-channel",
+            type=click.Choice(["left", "right"]),
+            default="left",
+            show_default=True,
+            help="Stereo channel of the collector, for manifest rows that do not say.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _transcribe_options(
+    model: str | None, backend: str, language: str | None, beam_size: int, device: str
+) -> Any:
+    from auditor.transcribe import TranscribeOptions
+
+    try:
+        return TranscribeOptions(
+            backend=backend, model=model, language=language, beam_size=beam_size, device=device
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 def _db_for(db: str | None, out: Path) -> str:
     return db if db else str(out / "auditor.db")
 
@@ -182,6 +244,143 @@ def ingest(folder: Path, out: Path, db: str | None, quiet: bool) -> None:
     store.finish_run(run_id, "partial" if summary.failures else "ok")
     click.echo(summary.describe())
     _finish(summary.failures)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="With FILES: one JSON object per segment.")
+@transcribe_options
+@workers_option
+@out_option
+@db_option
+@quiet_option
+@with_logging
+def transcribe(
+    files: tuple[Path, ...],
+    as_json: bool,
+    model: str | None,
+    backend: str,
+    language: str | None,
+    beam_size: int,
+    device: str,
+    collector_channel: str,
+    workers: int,
+    out: Path,
+    db: str | None,
+    quiet: bool,
+) -> None:
+    """Transcribe stored calls, or the recordings FILES without a store.
+
+    Without FILES: every call in the store not yet transcribed with this model and these
+    options, one stereo channel per speaker, cached by audio hash so nothing is transcribed twice.
+    With FILES: print each file's segments (speaker, start, end, text, confidence).
+
+    Examples:
+
+    \b
+        auditor transcribe --db week47.db --workers 2
+        auditor transcribe sample_calls/audio/zh_c001.wav --json
+    """
+    options = _transcribe_options(model, backend, language, beam_size, device)
+    if files:
+        import json
+
+        from auditor.transcribe.commands import transcribe_files
+
+        failed = []
+        for row in transcribe_files(
+            files, options, workers=workers, collector_channel=collector_channel
+        ):
+            if "error" in row:
+                click.echo(f"error: {row['file']}: {row['error']}", err=True)
+                failed.append(row["file"])
+            elif as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(
+                    f"{row['file']} [{row['start']:7.2f}-{row['end']:7.2f}] "
+                    f"{row['speaker']:>9}: {row['text']}"
+                )
+        _finish(failed)
+        return
+    from auditor.transcribe.stage import transcribe_pending
+
+    store = _open(db, out)
+    run_id = store.begin_run("transcribe", options.as_dict())
+    summary = transcribe_pending(store, options, run_id, workers=workers, progress=_progress(quiet))
+    store.update_run(run_id, model=summary.model, model_hash=summary.model_sha256)
+    store.finish_run(run_id, summary.status)
+    click.echo(f"transcribe: {summary.describe()}")
+    _finish([path for path, _ in summary.failures])
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@out_option
+@db_option
+@rules_option
+@transcribe_options
+@workers_option
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Language of the reports; default: the language of most contacts.",
+)
+@click.option("--no-report", is_flag=True, help="Skip the HTML reports.")
+@click.option("--no-export", is_flag=True, help="Skip the regulator export bundle.")
+@quiet_option
+@with_logging
+def run(
+    folder: Path,
+    out: Path,
+    db: str | None,
+    rules: str,
+    model: str | None,
+    backend: str,
+    language: str | None,
+    beam_size: int,
+    device: str,
+    collector_channel: str,
+    workers: int,
+    lang: str | None,
+    no_report: bool,
+    no_export: bool,
+    quiet: bool,
+) -> None:
+    """Audit FOLDER end to end: ingest, transcribe, scan, report, export.
+
+    Everything lands in OUT: the database (unless --db), reports/ and export/. Every stage
+    skips what is already done, so a second run, or a run after a crash, does only new work.
+
+    Example:
+
+    \b
+        auditor run sample_calls/
+    """
+    from auditor.pipeline import PipelineOptions, run_pipeline
+
+    options = PipelineOptions(
+        rules=rules,
+        workers=workers,
+        collector_channel=collector_channel,
+        transcribe=_transcribe_options(model, backend, language, beam_size, device),
+        report=not no_report,
+        export=not no_export,
+        lang=lang,
+    )
+    store = _open(db, out)
+    result = run_pipeline(store, folder, out, options, progress=_progress(quiet))
+    for stage in result.stages:
+        click.echo(f"{stage.stage}: {stage.line}")
+    click.echo(f"database: {store.url}")
+    if result.failures:
+        click.echo(
+            f"{result.failures} item(s) failed; they are listed above and in the failure table "
+            f"(run {result.run_id}).",
+            err=True,
+        )
+        sys.exit(EXIT_PARTIAL)
 
 
 @cli.group()

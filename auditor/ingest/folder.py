@@ -102,10 +102,12 @@ class FolderIngest:
         store: Store,
         folder: Path,
         run_id: int | None,
+        collector_channel: str = "left",
     ) -> None:
         self.store = store
         self.folder = folder.resolve()
         self.run_id = run_id
+        self.collector_channel = collector_channel  # for rows that do not say
         self.summary = IngestSummary()
 
     def fail(self, path: Path | str, error: str, line: int | None = None) -> None:
@@ -184,7 +186,7 @@ class FolderIngest:
                 raise ManifestError(f"{where}: empty {column}")
         path = self._recording(v.get("file", ""), where)
         started_at, zone = parse_time(v.get("start_time", ""), v.get("timezone", ""), where)
-        channel = v.get("collector_channel", "").lower() or "left"
+        channel = v.get("collector_channel", "").lower() or self.collector_channel
         if channel not in {"left", "right"}:
             raise ManifestError(f"{where}: collector_channel {channel!r} is not left or right")
         duration = None
@@ -269,6 +271,7 @@ class FolderIngest:
                 timezone="",  # unknown: contact-hour rules cannot judge it
                 source_path=str(path),
                 source_sha256=sha,
+                collector_channel=self.collector_channel,
             )
             prepared.append((contact, path, stat.st_size))
         self._store_contacts(prepared, kind="recording")
@@ -387,6 +390,11 @@ class FolderIngest:
                     self.summary.messages_known += 1
 
 
-def ingest_folder(store: Store, folder: Path, run_id: int | None) -> IngestSummary:
-    """Ingest `folder` into `store`; failures are recorded and listed in the summary."""
-    return FolderIngest(store, folder, run_id).run()
+def ingest_folder(
+    store: Store, folder: Path, run_id: int | None, collector_channel: str = "left"
+) -> IngestSummary:
+    """Ingest `folder` into `store`; failures are recorded and listed in the summary.
+
+    `collector_channel` is the stereo channel of the collector for manifest rows that do not say.
+    """
+    return FolderIngest(store, folder, run_id, collector_channel).run()
