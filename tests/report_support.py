@@ -8,6 +8,7 @@ the UTC week and the debtor's local week disagree.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 import sys
@@ -154,7 +155,9 @@ def build_store(store: Store, audio_dir: Path) -> Built:
             team=team,
             duration_s=duration if channel is Channel.CALL else None,
             source_path=str(path) if path else "",
-            source_sha256=(name.encode().hex() * 8)[:64],
+            source_sha256=hashlib.sha256(path.read_bytes()).hexdigest()
+            if path
+            else hashlib.sha256(name.encode()).hexdigest(),
             language=language,
         )
         message = (
