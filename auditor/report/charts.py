@@ -142,10 +142,10 @@ def hour_bars(
 
 
 def score_line(
-    labels: Sequence[str], scores: Sequence[float | None], width: int = 640, height: int = 180
+    labels: Sequence[str], scores: Sequence[float | None], width: int = 640, height: int = 200
 ) -> dict[str, Any]:
     """Score (0–100) per week; weeks without contacts leave a gap."""
-    left, bottom, top_pad = 40, 24, 10
+    left, bottom, top_pad = 40, 24, 24  # room above 100 for the point's label
     plot_w, plot_h = width - left - 16, height - bottom - top_pad
     slot = plot_w / max(1, len(labels) - 1) if len(labels) > 1 else 0
     points: list[dict[str, Any] | None] = []
