@@ -506,7 +506,9 @@ def export_bundle(
 
     contacts = frames.load_contacts(store.engine, first, last + timedelta(days=1))
     contacts = contacts.sort_values(["started_at", "external_id", "version"]).reset_index(drop=True)
-    findings = frames.load_findings(store.engine, contacts["id"].tolist())
+    findings = frames.load_findings(
+        store.engine, contacts["id"].tolist(), (first, last + timedelta(days=1))
+    )
     context = contacts[
         ["id", "external_id", "collector_id", "team", "started_at", "timezone", "local_time"]
     ].rename(columns={"id": "contact_id"})

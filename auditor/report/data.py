@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 import pandas as pd
 
@@ -37,11 +38,11 @@ class WeekData:
         default_factory=lambda: pd.DataFrame(columns=["path", "line", "stage", "error"])
     )
 
-    @property
+    @cached_property
     def week_contacts(self) -> pd.DataFrame:
         return self.contacts.loc[self.contacts["week"] == self.week]
 
-    @property
+    @cached_property
     def week_findings(self) -> pd.DataFrame:
         return self.findings.loc[self.findings["week"] == self.week]
 
@@ -94,10 +95,9 @@ def load_week_data(
             raise ExportError(f"{store.url}: no contacts in the store; ingest recordings first")
     monday = frames.parse_week(week)
     weeks = frames.weeks_back(week, max(1, trend_weeks))
-    contacts = frames.load_contacts(
-        store.engine, frames.parse_week(weeks[0]), monday + timedelta(days=7)
-    )
-    findings = frames.load_findings(store.engine, contacts["id"].tolist())
+    window = (frames.parse_week(weeks[0]), monday + timedelta(days=7))
+    contacts = frames.load_contacts(store.engine, *window)
+    findings = frames.load_findings(store.engine, contacts["id"].tolist(), window)
     context = contacts[
         [
             "id",

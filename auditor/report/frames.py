@@ -139,8 +139,16 @@ def _utc_param(engine: Engine, value: datetime) -> datetime:
     return _naive_utc(value) if engine.dialect.name == "sqlite" else value
 
 
-def load_findings(engine: Engine, contact_ids: Iterable[int]) -> pd.DataFrame:
-    """Findings of the given contacts with their latest review decision (None if unreviewed)."""
+def load_findings(
+    engine: Engine,
+    contact_ids: Iterable[int],
+    window: tuple[date, date] | None = None,
+) -> pd.DataFrame:
+    """Findings of the given contacts with their latest review decision (None if unreviewed).
+
+    With `window` (the local-date range the contacts were loaded for), one query over the
+    window's UTC span replaces a long run of chunked IN lists; rows are then kept by contact id.
+    """
     ids = sorted({int(i) for i in contact_ids})
     latest = (
         select(t.review.c.finding_id, func.max(t.review.c.id).label("review_id"))
@@ -178,9 +186,21 @@ def load_findings(engine: Engine, contact_ids: Iterable[int]) -> pd.DataFrame:
     )
     frames = []
     with engine.connect() as conn:
-        # Chunked IN lists: SQLite caps the number of bound parameters of one statement.
-        for chunk in _chunks(ids, 900):
-            frames.append(pd.read_sql(base.where(f.contact_id.in_(chunk)), conn))
+        if window is not None:
+            start, end = utc_window(*window)
+            c = t.contact.c
+            query = (
+                base.join(t.contact, c.id == f.contact_id)
+                .where(c.is_current.is_(True))
+                .where(c.started_at >= _utc_param(engine, start))
+                .where(c.started_at < _utc_param(engine, end))
+            )
+            found = pd.read_sql(query, conn)
+            frames.append(found.loc[found["contact_id"].isin(ids)])
+        else:
+            # Chunked IN lists: SQLite caps the number of bound parameters of one statement.
+            for chunk in _chunks(ids, 900):
+                frames.append(pd.read_sql(base.where(f.contact_id.in_(chunk)), conn))
         if not frames:
             frames.append(pd.read_sql(base.where(f.id < 0), conn))
     frame = pd.concat(frames, ignore_index=True)

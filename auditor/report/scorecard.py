@@ -187,6 +187,7 @@ def _scorecard_context(
     collector_id: str,
     rank: int,
     of: int,
+    collector_scores: pd.DataFrame,
     findings: pd.DataFrame,
     segments: dict[int, list[dict[str, Any]]],
     audio: _AudioLinks,
@@ -195,37 +196,35 @@ def _scorecard_context(
 ) -> dict[str, Any]:
     lang, week = data.lang, data.week
     labels = _labels(lang)
-    scores = data.scores.loc[data.scores["collector_id"] == collector_id].set_index("week")
-    now = scores.loc[week]
-    trend = [
-        (
-            float(scores.loc[w, "score"])
-            if w in scores.index and pd.notna(scores.loc[w, "score"])
-            else None
-        )
-        for w in data.weeks
-    ]
+    # A collector has a handful of findings a week: plain Python over rows is faster here than
+    # pandas selections on the wide frame, which copy every column per filter.
+    by_week = {
+        str(w): (None if pd.isna(v) else float(v))
+        for w, v in zip(collector_scores["week"], collector_scores["score"], strict=True)
+    }
+    now = collector_scores.loc[collector_scores["week"] == week].iloc[0]
+    trend = [by_week.get(w) for w in data.weeks]
     ordered = findings.sort_values(["local_time", "start_s", "rule_id", "id"])
-    views = [
-        _finding_view(r, segments, audio, meta, lang, unmasked)
-        for r in ordered.itertuples(index=False)
-    ]
-    preview_ids = set(ordered.loc[ordered["rule_status"] == "preview", "id"].astype(int))
-    by_category = []
-    for category in CATEGORIES:
-        mine = findings.loc[
-            (findings["category"] == category) & (findings["rule_status"] != "preview")
-        ]
-        if mine.empty:
+    rows = list(ordered.itertuples(index=False))
+    views = [_finding_view(r, segments, audio, meta, lang, unmasked) for r in rows]
+    preview_ids = {int(r.id) for r in rows if r.rule_status == "preview"}
+    tally: dict[str, list[int]] = {}
+    for r in rows:
+        if r.rule_status == "preview":
             continue
-        by_category.append(
-            {
-                "label": labels["category"][category],
-                "colour": charts.CATEGORY_COLOURS[category],
-                "counted": int(mine["counted"].sum()),
-                "dismissed": int((mine["decision"] == "dismissed").sum()),
-            }
-        )
+        counts = tally.setdefault(r.category, [0, 0])
+        counts[0] += bool(r.counted)
+        counts[1] += r.decision == "dismissed"
+    by_category = [
+        {
+            "label": labels["category"][category],
+            "colour": charts.CATEGORY_COLOURS[category],
+            "counted": tally[category][0],
+            "dismissed": tally[category][1],
+        }
+        for category in CATEGORIES
+        if category in tally
+    ]
     return {
         "lang": lang,
         "t": {k: text(k, lang) for k in _KEYS},
@@ -270,13 +269,18 @@ def write_scorecards(
     audio = _AudioLinks(folder, embed_audio, unmasked)
     paths: dict[str, Path] = {}
     collectors = week_scores["collector_id"].tolist()
+    # Split once by collector; filtering the whole week per collector is quadratic.
+    by_collector = dict(tuple(findings.groupby("collector_id", sort=False)))
+    scores_by_collector = dict(tuple(data.scores.groupby("collector_id", sort=False)))
+    empty = findings.iloc[0:0]
     for rank, collector_id in enumerate(collectors, start=1):
         context = _scorecard_context(
             data,
             collector_id,
             rank,
             len(collectors),
-            findings.loc[findings["collector_id"] == collector_id],
+            scores_by_collector[collector_id],
+            by_collector.get(collector_id, empty),
             segments,
             audio,
             meta,

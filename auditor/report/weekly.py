@@ -105,12 +105,15 @@ def build_weekly_context(
     week_findings = data.week_findings
     counted = week_findings.loc[week_findings["counted"]]
     contacts_n = now["contacts"]
+    # One crosstab instead of a filter per cell: the week can hold tens of thousands of rows.
+    table = pd.crosstab(counted["category"], counted["severity"]).reindex(
+        index=CATEGORIES, columns=SEVERITIES, fill_value=0
+    )
     matrix = []
     for category in CATEGORIES:
-        in_category = counted.loc[counted["category"] == category]
         cells = []
         for severity in SEVERITIES:
-            count = int((in_category["severity"] == severity).sum())
+            count = int(table.at[category, severity])
             cells.append(
                 {
                     "count": count,
@@ -119,7 +122,7 @@ def build_weekly_context(
                     else "–",
                 }
             )
-        total = len(in_category)
+        total = int(table.loc[category].sum())
         matrix.append(
             {
                 "category": category,
@@ -168,12 +171,11 @@ def build_weekly_context(
         )
 
     per_week = data.findings.loc[data.findings["counted"]]
+    weekly_counts = pd.crosstab(per_week["category"], per_week["week"]).reindex(
+        index=CATEGORIES, columns=data.weeks, fill_value=0
+    )
     category_counts: dict[str, Sequence[float]] = {
-        category: [
-            int(((per_week["week"] == w) & (per_week["category"] == category)).sum())
-            for w in data.weeks
-        ]
-        for category in CATEGORIES
+        category: [int(v) for v in weekly_counts.loc[category]] for category in CATEGORIES
     }
     week_names = [w.split("-")[1] for w in data.weeks]
     category_chart = charts.stacked_bars(week_names, category_counts, labels["category"])
