@@ -255,3 +255,14 @@ def test_week_with_no_contacts_renders_an_empty_report(built, tmp_path: Path) ->
     html = result.weekly_path.read_text(encoding="utf-8")
     assert result.contacts == 0 and _figure(html, "contacts") == "0"
     assert result.scorecard_paths == {}
+
+
+def test_collector_ids_that_differ_only_in_unsafe_characters_get_their_own_pages() -> None:
+    from auditor.report.data import collector_slug
+
+    assert collector_slug("张伟1") == "张伟1"
+    assert collector_slug("a/b") != collector_slug("a_b") == "a_b"
+    assert "/" not in collector_slug("../../etc") and not collector_slug("../../etc").startswith(
+        "."
+    )
+    assert "13812345678" not in collector_slug("13812345678")

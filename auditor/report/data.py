@@ -3,6 +3,7 @@ and the weeks before it (for trends), with local times, weeks and the counted fl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -78,10 +79,16 @@ def detect_language(contacts: pd.DataFrame) -> str:
 
 
 def collector_slug(collector_id: str, unmasked: bool = False) -> str:
-    """A file-name-safe form of a collector id (Chinese names kept, path characters replaced)."""
+    """A file-name-safe form of a collector id (Chinese names kept, path characters replaced).
+
+    When characters had to be replaced or masked, a short hash of the id keeps two collectors
+    apart ("a/b" and "a_b"); 24 bits cannot identify a masked number.
+    """
     shown = mask(collector_id, unmasked)
-    slug = re.sub(r"[^\w.-]", "_", shown).strip(".") or "_"
-    return slug[:120]
+    slug = re.sub(r"[^\w.-]", "_", shown).strip(".")[:100] or "_"
+    if slug != collector_id:
+        slug += "-" + hashlib.sha256(collector_id.encode("utf-8")).hexdigest()[:6]
+    return slug
 
 
 def load_week_data(
