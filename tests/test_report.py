@@ -266,3 +266,10 @@ def test_collector_ids_that_differ_only_in_unsafe_characters_get_their_own_pages
         "."
     )
     assert "13812345678" not in collector_slug("13812345678")
+
+
+def test_scorecard_states_the_collectors_rank_among_the_team(zh_report, en_report) -> None:
+    worst = en_report.scorecard_paths["bad_wang"].read_text(encoding="utf-8")
+    assert _figure(worst, "rank") == "Rank 1 of 5 (1 = lowest score)"
+    best = zh_report.scorecard_paths["good_li"].read_text(encoding="utf-8")
+    assert _figure(best, "rank") == "排名 5 / 5（1 为最低分）"

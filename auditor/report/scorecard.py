@@ -59,6 +59,8 @@ _KEYS = (
     "rank",
     "team",
     "pending_review",
+    "col_counted",
+    "col_dismissed",
 )
 
 
@@ -238,6 +240,7 @@ def _scorecard_context(
         "counted": int(now["findings"]),
         "rank": rank,
         "of": of,
+        "rank_text": text("rank_of", lang).format(rank=rank, of=of),
         "trend_chart": charts.score_line([w.split("-")[1] for w in data.weeks], trend),
         "by_category": by_category,
         "findings": [v for v in views if v["id"] not in preview_ids],

@@ -306,6 +306,7 @@ _KEYS = (
     "collector",
     "team",
     "contacts",
+    "contacts_lc",
     "findings",
     "critical_high",
     "score",
