@@ -273,3 +273,43 @@ def test_scorecard_states_the_collectors_rank_among_the_team(zh_report, en_repor
     assert _figure(worst, "rank") == "Rank 1 of 5 (1 = lowest score)"
     best = zh_report.scorecard_paths["good_li"].read_text(encoding="utf-8")
     assert _figure(best, "rank") == "排名 5 / 5（1 为最低分）"
+
+
+def test_recording_named_by_a_phone_number_is_copied_under_its_hash(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from auditor.errors import ExportError
+    from auditor.models import Category, Channel, Contact, Segment, Severity, Speaker
+
+    from .report_support import _finding
+
+    store = open_store(tmp_path / "db.sqlite")
+    recording = tmp_path / "calls" / f"{MOBILE}_20261117.wav"
+    recording.parent.mkdir(parents=True)
+    recording.write_bytes(b"RIFF-test-audio")
+    contact = Contact(
+        external_id="c1",
+        channel=Channel.CALL,
+        collector_id="w1",
+        account_id="A1",
+        started_at=datetime(2026, 11, 17, 2, 0, tzinfo=UTC),
+        timezone="Asia/Shanghai",
+        source_path=str(recording),
+        source_sha256="ab" * 32,
+        language="zh",
+    )
+    with store.transaction() as conn:
+        cid, _ = store.add_contact(conn, contact, None)
+    store.save_segments(cid, [Segment(Speaker.COLLECTOR, 1.0, 3.0, "你这个废物")], "v", None)
+    finding = _finding(
+        cid, "CN-INSULT-001", Category.INSULT, Severity.MEDIUM, 0, (3, 5), "废物", 1.0
+    )
+    store.save_findings(cid, [finding], "scan", "v", None)
+    result = build_weekly_report(store, tmp_path / "out", week="2026-W47")
+    page = result.scorecard_paths["w1"].read_text(encoding="utf-8")
+    assert MOBILE not in page
+    src = re.search(r'<audio controls preload="none" src="([^"#]+)#t=1\.0"', page).group(1)
+    assert src == f"audio/{'ab' * 8}.wav"
+    assert (result.scorecard_paths["w1"].parent / src).read_bytes() == b"RIFF-test-audio"
+    with pytest.raises(ExportError, match="2026-W60"):
+        build_weekly_report(store, tmp_path / "out", week="2026-W60")

@@ -428,7 +428,12 @@ def _ruleset_version(files: list[Path]) -> str | None:
 
 
 def _normalised_xlsx(sheets: list[tuple[str, list[str], list[dict[str, Any]]]]) -> bytes:
-    from openpyxl import Workbook
+    try:
+        from openpyxl import Workbook
+    except ImportError as exc:
+        raise ExportError(
+            "xlsx output needs openpyxl: pip install 'openpyxl>=3.1' (or export without --xlsx)"
+        ) from exc
 
     workbook = Workbook()
     workbook.remove(workbook.active)
