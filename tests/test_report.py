@@ -313,3 +313,20 @@ def test_recording_named_by_a_phone_number_is_copied_under_its_hash(tmp_path: Pa
     assert (result.scorecard_paths["w1"].parent / src).read_bytes() == b"RIFF-test-audio"
     with pytest.raises(ExportError, match="2026-W60"):
         build_weekly_report(store, tmp_path / "out", week="2026-W60")
+
+
+def test_unknown_or_empty_time_zone_counts_in_utc() -> None:
+    import pandas as pd
+
+    from auditor.report.frames import add_local_time
+
+    # Sunday 2026-11-22 20:00 UTC: Monday 04:00 in Shanghai (W48), still Sunday in UTC (W47).
+    frame = pd.DataFrame(
+        {
+            "started_at": [pd.Timestamp("2026-11-22 20:00", tz="UTC")] * 3,
+            "timezone": ["", "Asia/Shanghai", "Not/A_Zone"],
+        }
+    )
+    local = add_local_time(frame)
+    assert list(local["week"]) == ["2026-W47", "2026-W48", "2026-W47"]
+    assert list(local["hour"]) == [20, 4, 20]
