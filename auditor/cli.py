@@ -383,6 +383,294 @@ def run(
         sys.exit(EXIT_PARTIAL)
 
 
+@cli.command()
+@out_option
+@db_option
+@rules_option
+@quiet_option
+@with_logging
+def scan(out: Path, db: str | None, rules: str, quiet: bool) -> None:
+    """Run the rule pack over stored transcripts and messages and store the findings.
+
+    Only contacts not yet scanned with this rule-set version are scanned; frequency rules are
+    then re-checked for every account with something new.
+
+    Example:
+
+    \b
+        auditor scan --db week47.db --rules cn
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.stage import scan_pending
+
+    pack = load_pack(rules)
+    store = _open(db, out)
+    run_id = store.begin_run("scan", {"rules": rules}, ruleset_version=pack.version)
+    summary = scan_pending(store, pack, run_id, progress=_progress(quiet))
+    store.finish_run(run_id, "partial" if summary.failed else "ok")
+    click.echo(f"scan: {summary.describe()}")
+    _finish([contact for contact, _ in summary.failed])
+
+
+def unmasked_option(func: F) -> F:
+    return click.option(
+        "--unmasked",
+        is_flag=True,
+        help="Show ID, card and phone numbers and e-mails in full (masked by default; recorded).",
+    )(func)
+
+
+@cli.command()
+@click.option("--week", default=None, help="ISO week, e.g. 2026-W47. Default: the latest week.")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Interface language; default: the language of most contacts.",
+)
+@click.option(
+    "--embed-audio",
+    is_flag=True,
+    help="Copy recordings beside the scorecards instead of linking them.",
+)
+@out_option
+@db_option
+@rules_option
+@unmasked_option
+@quiet_option
+@with_logging
+def report(
+    week: str | None,
+    lang: str | None,
+    embed_audio: bool,
+    out: Path,
+    db: str | None,
+    rules: str,
+    unmasked: bool,
+    quiet: bool,
+) -> None:
+    """Write the weekly team report and one scorecard per collector into OUT/reports/WEEK/.
+
+    Self-contained HTML (no network, no JavaScript needed), in Chinese or English; findings
+    dismissed in review are struck through and do not count.
+
+    Example:
+
+    \b
+        auditor report --week 2026-W47 --lang en
+    """
+    from auditor.report.commands import report_command
+
+    result = report_command(
+        _open(db, out),
+        out,
+        week=week,
+        lang=lang,
+        unmasked=unmasked,
+        rules=rules,
+        embed_audio=embed_audio,
+    )
+    click.echo(f"report: {result.describe()}")
+
+
+@cli.command()
+@click.option("--from", "date_from", required=True, help="First local date, e.g. 2026-11-09.")
+@click.option("--to", "date_to", required=True, help="Last local date (inclusive).")
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Bundle folder (empty, or an earlier bundle). Default: OUT/export.",
+)
+@click.option("--xlsx", is_flag=True, help="Also write audit.xlsx.")
+@click.option("--zip", "as_zip", is_flag=True, help="Also write the bundle as one .zip file.")
+@out_option
+@db_option
+@rules_option
+@unmasked_option
+@quiet_option
+@with_logging
+def export(
+    date_from: str,
+    date_to: str,
+    bundle_dir: Path | None,
+    xlsx: bool,
+    as_zip: bool,
+    out: Path,
+    db: str | None,
+    rules: str,
+    unmasked: bool,
+    quiet: bool,
+) -> None:
+    """Write a verifiable export bundle for a regulator.
+
+    contacts, findings and review history as CSV (UTF-8 with BOM) and JSON Lines, transcripts,
+    the rule files used, the runs (tool version, model, settings), and MANIFEST.json with the
+    SHA-256 of every file and of every source recording. Re-exporting the same data gives a
+    byte-identical bundle.
+
+    Example:
+
+    \b
+        auditor export --from 2026-11-16 --to 2026-11-22 --zip
+    """
+    from auditor.report.commands import export_command
+
+    result = export_command(
+        _open(db, out),
+        bundle_dir or out / "export",
+        date_from,
+        date_to,
+        unmasked=unmasked,
+        xlsx=xlsx,
+        zip=as_zip,
+        rules=rules,
+    )
+    click.echo(f"export: {result.describe()}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--recordings", is_flag=True, help="Also rehash the source recordings it names.")
+def verify(bundle: Path, recordings: bool) -> None:
+    """Recompute every hash of an export bundle (folder or .zip); exit 1 if anything changed.
+
+    Example:
+
+    \b
+        auditor verify auditor-out/export
+    """
+    from auditor.report.commands import verify_command
+
+    result = verify_command(bundle, check_recordings=recordings)
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def rules() -> None:
+    """The rule packs: list, show, test and lint them.
+
+    Example:
+
+    \b
+        auditor rules test && auditor rules lint
+    """
+
+
+def _pack_argument(func: F) -> F:
+    return click.option(
+        "--pack",
+        "pack_name",
+        default="all",
+        show_default=True,
+        help="A pack name (cn, us, all) or a folder of rule files.",
+    )(func)
+
+
+@rules.command("list")
+@_pack_argument
+def rules_list(pack_name: str) -> None:
+    """One line per rule: id, status, category, severity, languages, title.
+
+    Example:
+
+    \b
+        auditor rules list --pack cn
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.commands import format_rules_list
+    from auditor.engine.commands import rules_list as list_rules
+
+    click.echo(format_rules_list(list_rules(load_pack(pack_name))))
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@_pack_argument
+def rules_show(rule_id: str, pack_name: str) -> None:
+    """The page a compliance officer reads: what, why, source, what to say instead, examples.
+
+    Example:
+
+    \b
+        auditor rules show CN-THREAT-004
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.commands import rules_show as show
+
+    click.echo(show(load_pack(pack_name), rule_id))
+
+
+@rules.command("test")
+@click.argument("path", required=False, default="all")
+def rules_test(path: str) -> None:
+    """Run every rule's own examples (match, no_match, known_miss); exit 1 on a failure.
+
+    Example:
+
+    \b
+        auditor rules test rules/cn
+    """
+    from auditor.engine.commands import rules_test as run_tests
+
+    result = run_tests(path)
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@rules.command("lint")
+@click.argument("path", required=False, default="all")
+def rules_lint(path: str) -> None:
+    """Check the schema, ids, citations and regex safety of every rule; exit 1 on a problem.
+
+    Example:
+
+    \b
+        auditor rules lint
+    """
+    from auditor.engine.commands import rules_lint as lint
+
+    problems = lint(path)
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"{len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+@cli.command("eval")
+@click.argument("labels", type=click.Path(exists=True, path_type=Path))
+@rules_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for other tools.")
+@click.option("--show", default=20, show_default=True, help="Misses and false alarms to list.")
+def evaluate(labels: Path, rules: str, as_json: bool, show: int) -> None:
+    """Precision, recall and F1 per category on a labelled set.
+
+    LABELS is JSON Lines, one utterance a line: text, speaker (collector/customer), language
+    (zh/en), labels (categories; empty when clean), optionally party (debtor/third_party).
+
+    Example:
+
+    \b
+        auditor eval tests/data/dev_utterances.jsonl --json
+    """
+    import json
+
+    from auditor.engine import load_pack
+    from auditor.engine.evaluate import evaluate as run_eval
+    from auditor.engine.evaluate import format_evaluation
+
+    result = run_eval(load_pack(rules), labels)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(format_evaluation(result, show=show))
+
+
 @cli.group()
 def db() -> None:
     """The database: its schema revision and migrations.
