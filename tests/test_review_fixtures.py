@@ -110,7 +110,7 @@ CALL2_SEGMENTS = [
 
 def sample_store(store: Store, tmp_path: Path) -> Sample:
     """Two calls by two collectors and one SMS, with findings of every severity."""
-    audio = write_silence_wav(tmp_path / "audio" / "c001.wav", seconds=2.0)
+    audio = write_silence_wav(tmp_path / "audio" / "c001.wav", seconds=15.0)
     c1 = add_contact(
         store,
         Contact(

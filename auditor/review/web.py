@@ -67,7 +67,9 @@ SECURITY_HEADERS = [
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on form posts,
+    # and the origin check would refuse the page's own form.
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 ]
 
@@ -237,7 +239,7 @@ class ReviewApp:
         for row in history:
             row["decided_at_text"] = row["decided_at"].strftime("%Y-%m-%d %H:%M:%S UTC")
         audio_url = None
-        if stored.channel == Channel.CALL.value and stored.source_path:
+        if stored.channel == Channel.CALL.value and self._recording(stored.finding.contact_id):
             # Media fragments (#t=) make the player start at the finding; a second early gives
             # the reviewer the lead-in.
             audio_url = (
@@ -332,16 +334,23 @@ class ReviewApp:
 
     # -- audio -------------------------------------------------------------------------------
 
+    def _recording(self, contact_id: int) -> Path | None:
+        """The contact's own recording, if it is a stored call whose file is still there."""
+        try:
+            contact = self.store.contact(contact_id)
+        except AuditorError:
+            return None
+        path = Path(contact.source_path) if contact.source_path else None
+        if contact.channel is not Channel.CALL or path is None or not path.is_file():
+            return None
+        return path
+
     def _audio(
         self, environ: dict[str, Any], start_response: StartResponse, contact_id: int
     ) -> Iterable[bytes]:
-        try:
-            contact = self.store.contact(contact_id)
-        except AuditorError as exc:
-            raise HTTPError(HTTPStatus.NOT_FOUND, f"no contact {contact_id} in the store") from exc
-        path = Path(contact.source_path) if contact.source_path else None
-        if contact.channel is not Channel.CALL or path is None or not path.is_file():
-            raise HTTPError(HTTPStatus.NOT_FOUND, f"contact {contact_id} has no recording here")
+        path = self._recording(contact_id)
+        if path is None:
+            raise HTTPError(HTTPStatus.NOT_FOUND, f"no recording for contact {contact_id} here")
         size = path.stat().st_size
         start, end = 0, size - 1
         status = HTTPStatus.OK
