@@ -184,6 +184,63 @@ def ingest(folder: Path, out: Path, db: str | None, quiet: bool) -> None:
     _finish(summary.failures)
 
 
+@cli.group()
+def db() -> None:
+    """The database: its schema revision and migrations.
+
+    A new database is created at the current revision; an existing one is never recreated or
+    changed silently: `auditor db upgrade` migrates it (back it up first).
+
+    Example:
+
+    \b
+        auditor db upgrade --db postgresql://auditor@db.internal/auditor
+    """
+
+
+@db.command("status")
+@out_option
+@db_option
+def db_status(out: Path, db: str | None) -> None:
+    """Print the database's schema revision and the one this auditor needs.
+
+    Example:
+
+    \b
+        auditor db status --db auditor-out/auditor.db
+    """
+    from auditor.store import open_store
+
+    store = open_store(_db_for(db, out), create=False)
+    current, head = store.schema_status()
+    if current is None:
+        state = "empty: the schema is created on first use"
+    else:
+        state = "up to date" if current == head else "needs `auditor db upgrade`"
+    click.echo(f"{store.url}: revision {current or 'none'}, auditor needs {head}: {state}")
+
+
+@db.command("upgrade")
+@out_option
+@db_option
+def db_upgrade(out: Path, db: str | None) -> None:
+    """Apply the pending schema migrations (SQLite and PostgreSQL alike).
+
+    Example:
+
+    \b
+        auditor db upgrade --db auditor-out/auditor.db
+    """
+    from auditor.store import open_store
+
+    store = open_store(_db_for(db, out), create=False)
+    before, after = store.upgrade()
+    if before == after:
+        click.echo(f"{store.url}: already at revision {after}")
+    else:
+        click.echo(f"{store.url}: upgraded from revision {before or 'empty'} to {after}")
+
+
 def main() -> None:
     cli(prog_name="auditor", max_content_width=100)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import uuid
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +29,46 @@ def write_silence_wav(
 MANIFEST_HEADER = "file,call_id,collector_id,team,account_id,start_time,timezone,party_reached\n"
 
 
+PG_URL = os.environ.get(
+    "AUDITOR_TEST_PG", ""
+)  # e.g. postgresql://postgres@127.0.0.1:54329/postgres
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "db" / "auditor.db")
+def pg_database() -> str:
+    """A fresh, empty PostgreSQL database (dropped afterwards); the URL to it."""
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("AUDITOR_TEST_PG is not set in CI: .ci/run must start PostgreSQL")
+        pytest.skip("PostgreSQL tests need AUDITOR_TEST_PG=postgresql://user@host:port/db")
+    from sqlalchemy import create_engine, text
+
+    from auditor.store import database_url
+
+    admin = create_engine(database_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"auditor_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = database_url(PG_URL).rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests run against an SQLite file and a PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db" / "auditor.db")
+    return request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    opened = open_store(db_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

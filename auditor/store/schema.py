@@ -17,8 +17,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
-
 metadata = MetaData()
 
 # Every source file seen by ingest, by content: the same bytes twice are one row.
@@ -150,9 +148,15 @@ failure = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-meta_kv = Table(
-    "auditor_meta",
+
+# A lease on one contact's stage, so several workers (processes, machines, Ray actors) on one
+# store never work on the same contact at once. The primary key makes taking a lease atomic on
+# every database; an expired lease (a worker that died) may be taken over.
+claim = Table(
+    "claim",
     metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("contact_id", Integer, ForeignKey("contact.id"), primary_key=True),
+    Column("stage", String(32), primary_key=True),
+    Column("worker", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

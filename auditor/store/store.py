@@ -11,23 +11,29 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     and_,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from auditor import __version__
 from auditor.errors import StoreError
@@ -49,6 +55,8 @@ from auditor.store import schema as t
 log = logging.getLogger(__name__)
 
 TRANSCRIBE = "transcribe"
+MIGRATIONS = Path(__file__).parent / "migrations"
+LEASE_S = 1800.0  # longer than any one contact's transcription on a slow CPU
 
 
 def as_utc(value: datetime) -> datetime:
@@ -60,6 +68,10 @@ def database_url(db: str | Path) -> str:
     """A database URL as given, or a path to a SQLite file."""
     text = str(db)
     if "://" in text:
+        # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
+        for prefix in ("postgresql://", "postgres://"):
+            if text.startswith(prefix):
+                return "postgresql+psycopg://" + text.removeprefix(prefix)
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
@@ -111,24 +123,74 @@ class Store:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def create_schema(self) -> None:
+    # -- schema: created and migrated by Alembic, for SQLite and PostgreSQL alike -------------
+
+    def _alembic(self, conn: Connection) -> tuple[Config, ScriptDirectory, str | None]:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        script = ScriptDirectory.from_config(config)
+        current = MigrationContext.configure(conn).get_current_revision()
+        return config, script, current
+
+    def schema_status(self) -> tuple[str | None, str]:
+        """(the database's revision, the revision this auditor needs)."""
+        with self._connect() as conn:
+            _, script, current = self._alembic(conn)
+        return current, str(script.get_current_head())
+
+    def prepare(self) -> None:
+        """Create the schema in an empty database; refuse one that is older or newer.
+
+        An existing database is never recreated or changed behind the user's back: an older one
+        asks for `auditor db upgrade` (after a backup), a newer one for a newer auditor.
+        """
+        with self._connect() as conn:
+            config, script, current = self._alembic(conn)
+            head = script.get_current_head()
+            if current == head:
+                return
+            known = {rev.revision for rev in script.walk_revisions()}
+            if current is not None and current not in known:
+                raise StoreError(
+                    f"{self.url}: database schema revision {current} is newer than this auditor "
+                    f"knows (head {head}); upgrade auditor"
+                )
+            if current is None and inspect(conn).get_table_names():
+                raise StoreError(
+                    f"{self.url}: holds tables but no auditor schema revision; it is not an "
+                    "auditor database, or one made before migrations: use a new --db"
+                )
+            if current is not None:
+                raise StoreError(
+                    f"{self.url}: database schema revision {current} is older than this "
+                    f"auditor's ({head}); back it up, then run `auditor db upgrade --db …`"
+                )
+            command.upgrade(config, "head")
+            conn.commit()
+            log.info("%s: created the schema at revision %s", self.url, head)
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Apply pending migrations; returns (revision before, revision after)."""
+        with self._connect() as conn:
+            config, script, current = self._alembic(conn)
+            known = {rev.revision for rev in script.walk_revisions()}
+            if current is not None and current not in known:
+                raise StoreError(
+                    f"{self.url}: database schema revision {current} is newer than this auditor"
+                )
+            command.upgrade(config, "head")
+            conn.commit()
+            return current, str(script.get_current_head())
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
         try:
-            t.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                found = conn.execute(
-                    select(t.meta_kv.c.value).where(t.meta_kv.c.key == "schema_version")
-                ).scalar()
-                if found is None:
-                    conn.execute(
-                        insert(t.meta_kv).values(key="schema_version", value=str(t.SCHEMA_VERSION))
-                    )
-                elif int(found) > t.SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.url}: schema version {found} is newer than this auditor "
-                        f"({t.SCHEMA_VERSION}); upgrade auditor"
-                    )
+            with self.engine.connect() as conn:
+                yield conn
         except OperationalError as exc:
-            raise StoreError(f"{self.url}: cannot open the database: {exc.orig}") from exc
+            reason = " ".join(str(exc.orig).split())  # drivers print several lines; we want one
+            raise StoreError(f"{self.url}: cannot open the database: {reason}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -345,8 +407,7 @@ class Store:
 
     # -- stages ------------------------------------------------------------------------------
 
-    def pending(self, stage: str, version: str, channel: str | None = None) -> list[Contact]:
-        """Current contacts whose `stage` has not been done at `version`."""
+    def _pending_query(self, stage: str, version: str, channel: str | None) -> Select[Any]:
         done = (
             select(t.stage_done.c.contact_id)
             .where(t.stage_done.c.stage == stage)
@@ -360,8 +421,90 @@ class Store:
         )
         if channel is not None:
             query = query.where(t.contact.c.channel == channel)
+        return query
+
+    def pending(self, stage: str, version: str, channel: str | None = None) -> list[Contact]:
+        """Current contacts whose `stage` has not been done at `version`."""
         with self.engine.connect() as conn:
-            return [self._contact_from_row(r) for r in conn.execute(query)]
+            return [
+                self._contact_from_row(r)
+                for r in conn.execute(self._pending_query(stage, version, channel))
+            ]
+
+    def claim(
+        self,
+        stage: str,
+        version: str,
+        worker: str,
+        limit: int = 1,
+        channel: str | None = None,
+        lease_s: float = LEASE_S,
+        exclude: Iterable[int] = (),
+    ) -> list[Contact]:
+        """Lease up to `limit` pending contacts for `worker`.
+
+        Workers on one store (processes, machines, Ray actors) never hold the same contact: the
+        lease row's primary key makes taking it atomic on SQLite and PostgreSQL alike. Saving
+        the stage's results drops the lease in the same transaction; a worker that dies leaves
+        a lease that expires after `lease_s`, and then another worker takes the contact over.
+        """
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(t.claim).where(and_(t.claim.c.stage == stage, t.claim.c.expires_at < now))
+            )
+        leased = select(t.claim.c.contact_id).where(t.claim.c.stage == stage)
+        skip = list(exclude)
+        query = self._pending_query(stage, version, channel).where(t.contact.c.id.not_in(leased))
+        if skip:
+            query = query.where(t.contact.c.id.not_in(skip))
+        with self.engine.connect() as conn:
+            candidates = [self._contact_from_row(r) for r in conn.execute(query.limit(limit * 4))]
+        taken: list[Contact] = []
+        for contact in candidates:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        insert(t.claim).values(
+                            contact_id=contact.id,
+                            stage=stage,
+                            worker=worker,
+                            expires_at=now + timedelta(seconds=lease_s),
+                        )
+                    )
+            except IntegrityError:
+                continue  # another worker took it between our read and our insert
+            taken.append(contact)
+            if len(taken) == limit:
+                break
+        return taken
+
+    def release(self, contact_id: int, stage: str) -> None:
+        """Give a lease back without results (the item failed and its failure is recorded)."""
+        with self.engine.begin() as conn:
+            self._drop_claim(conn, contact_id, stage)
+
+    def claimed(
+        self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
+    ) -> Iterator[Contact]:
+        """Pending contacts, each leased to `worker` until its results are saved or released."""
+        seen: set[int] = set()
+        while True:
+            leased = self.claim(stage, version, worker, batch, channel, exclude=seen)
+            if not leased:
+                return
+            for contact in leased:
+                assert contact.id is not None
+                seen.add(contact.id)
+                yield contact
+
+    @staticmethod
+    def _drop_claim(conn: Connection, contact_id: int, stage: str) -> None:
+        conn.execute(
+            delete(t.claim).where(
+                and_(t.claim.c.contact_id == contact_id, t.claim.c.stage == stage)
+            )
+        )
 
     def stage_version(self, contact_id: int, stage: str) -> str | None:
         with self.engine.connect() as conn:
@@ -416,6 +559,7 @@ class Store:
         with self.engine.begin() as conn:
             self._write_segments(conn, contact_id, ordered)
             self._mark_done(conn, contact_id, TRANSCRIBE, stage_version, run_id)
+            self._drop_claim(conn, contact_id, TRANSCRIBE)
 
     def segments(self, contact_id: int) -> list[Segment]:
         query = (
@@ -487,6 +631,7 @@ class Store:
                     conn.execute(insert(t.finding).values(contact_id=contact_id, **values))
             # A reviewed finding the rules no longer produce stays, with its history.
             self._mark_done(conn, contact_id, stage, stage_version, run_id)
+            self._drop_claim(conn, contact_id, stage)
 
     @staticmethod
     def _finding_values(f: Finding, stage: str, run_id: int | None) -> dict[str, Any]:
@@ -640,7 +785,7 @@ class Store:
 def open_store(db: str | Path, create: bool = True) -> Store:
     """Open (and by default create) the store at a SQLite path or an SQLAlchemy URL."""
     url = database_url(db)
-    if url.startswith("sqlite:///") and create:
+    if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, future=True)
@@ -650,7 +795,7 @@ def open_store(db: str | Path, create: bool = True) -> Store:
         event.listen(engine, "connect", _enable_sqlite_wal)
     store = Store(engine)
     if create:
-        store.create_schema()
+        store.prepare()
     return store
 
 
