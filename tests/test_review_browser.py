@@ -20,7 +20,7 @@ from auditor.review import latest_decisions
 from auditor.review.web import make_review_server
 from auditor.store import Store
 
-from .test_review_fixtures import ID_NUMBER, fake_mask, sample_store
+from .test_review_fixtures import ID_NUMBER, fake_mask, sample_store, sqlite_store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -31,6 +31,8 @@ if CHROMIUM is None or CHROMEDRIVER is None:
         "headless Chromium is not installed (apt-get install chromium chromium-driver)",
         allow_module_level=True,
     )
+
+__all__ = ["sqlite_store"]
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -60,9 +62,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def served(store: Store, tmp_path: Path) -> Iterator[tuple[str, object]]:
-    sample = sample_store(store, tmp_path)
-    server, url = make_review_server(store, "王芳", port=0, mask=fake_mask)
+def served(sqlite_store: Store, tmp_path: Path) -> Iterator[tuple[str, object]]:
+    sample = sample_store(sqlite_store, tmp_path)
+    server, url = make_review_server(sqlite_store, "王芳", port=0, mask=fake_mask)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -78,8 +80,9 @@ def shown_finding(driver) -> int:
 
 
 def test_reviewer_confirms_and_dismisses_in_the_browser(
-    browser, served, store: Store, tmp_path: Path
+    browser, served, sqlite_store: Store, tmp_path: Path
 ) -> None:
+    store = sqlite_store  # the browser and the server see one file; PostgreSQL adds nothing here
     url, sample = served
     wait = WebDriverWait(browser, 20)
     browser.get(url)

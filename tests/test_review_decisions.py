@@ -156,14 +156,12 @@ def _reviewer_process(
     store.close()
 
 
-def _run_two_reviewers(db: Path, ids: list[int], one_transaction: bool) -> None:
+def _run_two_reviewers(db: str, ids: list[int], one_transaction: bool) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     spans = ctx.Queue()
     procs = [
-        ctx.Process(
-            target=_reviewer_process, args=(str(db), ids, who, barrier, spans, one_transaction)
-        )
+        ctx.Process(target=_reviewer_process, args=(db, ids, who, barrier, spans, one_transaction))
         for who in ("kim", "lee")
     ]
     for p in procs:
@@ -177,18 +175,18 @@ def _run_two_reviewers(db: Path, ids: list[int], one_transaction: bool) -> None:
 
 
 @pytest.fixture
-def many_findings(store: Store, tmp_path: Path) -> tuple[Path, list[int]]:
-    """A SQLite file (in WAL mode, as the store opens it) with 5 findings per contact."""
+def many_findings(store: Store, db_url: str, tmp_path: Path) -> tuple[str, list[int]]:
+    """The sample's findings in a store each process opens by itself: a SQLite file in WAL mode
+    (as the store opens it), or a PostgreSQL database."""
     sample = sample_store(store, tmp_path)
-    ids = sorted(sample.findings.values())
-    db = Path(store.engine.url.database)
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    return db, ids
+    if store.engine.dialect.name == "sqlite":
+        with sqlite3.connect(store.engine.url.database) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    return db_url, sorted(sample.findings.values())
 
 
 def test_two_reviewers_deciding_the_same_findings_at_once_both_kept_latest_counts(
-    many_findings: tuple[Path, list[int]],
+    many_findings: tuple[str, list[int]],
 ) -> None:
     db, ids = many_findings
     _run_two_reviewers(db, ids * 10, one_transaction=False)  # each decides each finding 10 times
@@ -208,7 +206,7 @@ def test_two_reviewers_deciding_the_same_findings_at_once_both_kept_latest_count
 
 
 def test_two_reviewers_batches_at_once_are_each_all_or_nothing(
-    many_findings: tuple[Path, list[int]],
+    many_findings: tuple[str, list[int]],
 ) -> None:
     db, ids = many_findings
     batch = ids * 100  # large enough that the second batch waits for the first's lock

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from auditor.models import (
     Severity,
     Speaker,
 )
-from auditor.store import Store
+from auditor.store import Store, open_store
 
 from .conftest import write_silence_wav
 
@@ -43,6 +44,14 @@ def masked(monkeypatch: pytest.MonkeyPatch) -> None:
     module = types.ModuleType("auditor.textmask")
     module.mask_text = fake_mask  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "auditor.textmask", module)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A store in a SQLite file, for tests of SQLite's own behaviour (WAL, a killed writer)."""
+    opened = open_store(tmp_path / "db" / "review.db")
+    yield opened
+    opened.close()
 
 
 def add_contact(store: Store, contact: Contact) -> int:

@@ -21,9 +21,9 @@ from auditor.review.spreadsheet import export_queue, import_decisions
 from auditor.store import Store
 
 from .conftest import REPO
-from .test_review_fixtures import ID_NUMBER, fake_mask, masked, sample_store
+from .test_review_fixtures import ID_NUMBER, fake_mask, masked, sample_store, sqlite_store
 
-__all__ = ["masked"]
+__all__ = ["masked", "sqlite_store"]
 
 
 def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
@@ -188,7 +188,10 @@ spreadsheet.import_decisions(open_store(db), Path(sheet), reviewer="kim")
 """
 
 
-def test_an_import_killed_midway_leaves_nothing_written(store: Store, tmp_path: Path) -> None:
+def test_an_import_killed_midway_leaves_nothing_written(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    store = sqlite_store
     sample = sample_store(store, tmp_path)
     ids = list(sample.findings.values())
     rows = [[str(ids[i % len(ids)]), "confirmed", "", "kim"] for i in range(200)]

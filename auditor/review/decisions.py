@@ -83,15 +83,19 @@ def check_request(request: DecisionRequest) -> None:
 
 @contextmanager
 def write_transaction(store: Store) -> Iterator[Connection]:
-    """A transaction that takes SQLite's write lock at its start.
+    """A transaction that holds the right to append decisions from its start.
 
-    pysqlite begins a transaction only at the first INSERT, so two reviewers' decisions could get
-    ids in one order and times in the other. Taking the lock first (waiting up to the store's busy
-    timeout for another writer) makes the decision times follow the order in which they commit.
+    The latest decision is the one with the highest id. Without a lock taken first, two reviewers'
+    decisions could get ids in one order, times in another, and (on PostgreSQL) commit in a
+    third. Taking the lock first (SQLite waits up to the store's busy timeout; PostgreSQL queues)
+    makes ids, times and commits follow one order. Readers are never blocked.
     """
     with store.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
+            # pysqlite would begin only at the first INSERT, after the reads.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE review IN SHARE ROW EXCLUSIVE MODE")
         yield conn
 
 
@@ -117,7 +121,9 @@ def insert_decision(conn: Connection, request: DecisionRequest, decided_at: date
             decided_at=decided_at,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has one
+    return int(key[0])
 
 
 def record_decisions(store: Store, requests: Sequence[DecisionRequest]) -> list[int]:

@@ -267,7 +267,7 @@ class ReviewApp:
     def _html(
         self, start_response: StartResponse, status: HTTPStatus, context: dict[str, Any]
     ) -> list[bytes]:
-        defaults = {
+        defaults: dict[str, Any] = {
             "finding": None,
             "status": "",
             "quote": None,
