@@ -259,3 +259,29 @@ def test_export_and_import_commands_say_what_they_did(
     assert summary.describe() == [
         f"{sheet}: 0 decision(s) imported, 3 row(s) left undecided, 0 bad row(s) skipped"
     ]
+    assert store.runs()[-1]["command"] == "review import" and store.runs()[-1]["status"] == "ok"
+
+
+def test_import_command_records_each_bad_row_as_a_failure_of_its_run(
+    store: Store, tmp_path: Path
+) -> None:
+    sample = sample_store(store, tmp_path)
+    sheet = write_csv(
+        tmp_path / "d.csv",
+        [
+            ["finding_id", "decision", "reason", "reviewer"],
+            ["4242", "confirmed", "", "kim"],
+            [str(sample.findings["CN-THREAT-004"]), "confirmed", "", "kim"],
+            [str(sample.findings["CN-INSULT-001"]), "dismissed", "", "kim"],
+        ],
+    )
+    summary = review_import(store, sheet)
+    assert summary.imported == 1
+    run = store.runs()[-1]
+    assert (run["command"], run["status"]) == ("review import", "partial")
+    failures = store.failures(run["id"])
+    assert [(f.path, f.line, f.stage) for f in failures] == [
+        (str(sheet), 2, "review"),
+        (str(sheet), 4, "review"),
+    ]
+    assert failures[0].error == summary.errors[0]

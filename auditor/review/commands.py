@@ -84,8 +84,21 @@ def review_decide(
 
 def review_import(store: Store, path: Path, reviewer: str | None = None) -> ImportSummary:
     """`auditor review import FILE.csv`: `summary.describe()` gives the lines; exit 3 when
-    `summary.errors` (the good rows are imported all the same)."""
-    return import_decisions(store, path, reviewer)
+    `summary.errors` (the good rows are imported all the same).
+
+    The import is a run of its own, and each bad row a recorded failure with its line, like a
+    bad manifest row at ingest.
+    """
+    run_id = store.begin_run("review import", {"file": str(path)})
+    try:
+        summary = import_decisions(store, path, reviewer)
+    except Exception:
+        store.finish_run(run_id, "failed")
+        raise
+    for line, message in zip(summary.bad_lines, summary.errors, strict=True):
+        store.record_failure(run_id, str(path), "review", message, line=line)
+    store.finish_run(run_id, "partial" if summary.errors else "ok")
+    return summary
 
 
 def review_export_queue(

@@ -116,7 +116,8 @@ class ImportSummary:
     path: Path
     imported: int = 0
     undecided: int = 0  # rows left blank: not yet reviewed, not an error
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "FILE:LINE: what is wrong", in file order
+    bad_lines: list[int] = field(default_factory=list)  # the line of each error
     review_ids: list[int] = field(default_factory=list)
 
     def describe(self) -> list[str]:
@@ -195,7 +196,9 @@ def import_decisions(store: Store, path: Path, reviewer: str | None = None) -> I
         decided_at = datetime.now(UTC)
         for request in accepted:
             summary.review_ids.append(insert_decision(conn, request, decided_at))
-    summary.errors = [message for _line, message in sorted(bad_rows)]
+    bad_rows.sort()
+    summary.errors = [message for _line, message in bad_rows]
+    summary.bad_lines = [line for line, _message in bad_rows]
     summary.imported = len(summary.review_ids)
     log.info("%s: %d decision(s) imported", path, summary.imported)
     return summary
