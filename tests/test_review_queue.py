@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -188,3 +189,15 @@ def test_queue_masks_with_the_project_masker(store: Store, tmp_path: Path) -> No
 def test_bad_queue_options_are_named(store: Store, kwargs, message: str) -> None:
     with pytest.raises(ReviewError, match=message):
         review_queue(store, mask=fake_mask, **kwargs)
+
+
+def test_a_mask_that_changes_lengths_still_leaves_the_quote_in_place() -> None:
+    from auditor.review.queue import masked_parts
+
+    def shorten_emails(text: str) -> str:
+        return re.sub(r"\b(\w)[\w.]*@", r"\1***@", text)
+
+    text = "邮箱 zhang.wei@example.com 你就是个骗子"
+    start = text.index("骗子")
+    before, match, after = masked_parts(text, start, start + 2, shorten_emails)
+    assert (before, match, after) == ("邮箱 z***@example.com 你就是个", "骗子", "")

@@ -16,7 +16,9 @@ from auditor.review import decide, latest_decisions
 from auditor.review.web import ReviewApp, make_review_server
 from auditor.store import Store
 
-from .test_review_fixtures import ID_NUMBER, fake_mask, sample_store
+from .test_review_fixtures import ID_NUMBER, fake_mask, masked, sample_store
+
+__all__ = ["masked"]
 
 HOST = "127.0.0.1:8765"
 
@@ -304,3 +306,18 @@ def test_a_call_whose_recording_is_gone_says_so_instead_of_a_broken_player(
     assert page.status == 200
     assert "<audio" not in page.text
     assert "The recording is not available on this machine." in page.text
+
+
+def test_serve_command_listens_on_loopback_with_the_default_reviewer(
+    store: Store, tmp_path: Path, masked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.review.commands import serve
+
+    sample_store(store, tmp_path)
+    monkeypatch.setenv("AUDITOR_REVIEWER", "王芳")
+    server, url = serve(store, port=0)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert server.get_app().reviewer == "王芳"
+    finally:
+        server.server_close()
