@@ -197,12 +197,12 @@ def test_reviewer_confirms_and_dismisses_in_the_browser(
     assert browser.js("document.querySelector('#quote mark').textContent") == "发到你所有联系人"
     assert ID_NUMBER not in browser.js("document.documentElement.outerHTML")
 
-    # The player is set to the finding's time (4.5 s, less a second of lead-in).
+    # The player is set to the finding's time.
     src = browser.js("document.getElementById('recording').getAttribute('src')")
-    assert src == f"/audio/{sample.contacts['c001']}#t=3.5"
+    assert src == f"/audio/{sample.contacts['c001']}#t=4.5"
     browser.wait_for("document.getElementById('recording').readyState >= 1")
     assert browser.js("document.getElementById('recording').duration") == pytest.approx(15.0)
-    assert browser.js("document.getElementById('recording').currentTime") == pytest.approx(3.5)
+    assert browser.js("document.getElementById('recording').currentTime") == pytest.approx(4.5)
     browser.screenshot(tmp_path / "review-page.png")
 
     # Dismissing without a reason is refused, on the same finding...

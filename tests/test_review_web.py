@@ -97,8 +97,7 @@ def test_finding_page_shows_context_masked_audio_at_its_time_and_a_form(
     assert "你们不能这样" in page.text and "是我" in page.text  # neighbouring segments
     assert ID_NUMBER not in page.text and "1234" in page.text
     contact = sample.contacts["c001"]
-    # starts a second before the finding (4.5 s) for the lead-in
-    assert f'src="/audio/{contact}#t=3.5"' in page.text
+    assert f'src="/audio/{contact}#t=4.5"' in page.text  # where the finding starts
     assert "CN-THREAT-004" in page.text and "w1" in page.text and "team_a" in page.text
     assert "2026-11-16 09:00:00 CST" in page.text  # the debtor's local time
     assert len(token_in(page)) == 64

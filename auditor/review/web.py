@@ -240,11 +240,8 @@ class ReviewApp:
             row["decided_at_text"] = row["decided_at"].strftime("%Y-%m-%d %H:%M:%S UTC")
         audio_url = None
         if stored.channel == Channel.CALL.value and self._recording(stored.finding.contact_id):
-            # Media fragments (#t=) make the player start at the finding; a second early gives
-            # the reviewer the lead-in.
-            audio_url = (
-                f"/audio/{stored.finding.contact_id}#t={max(0.0, stored.finding.start_s - 1):.1f}"
-            )
+            # A media fragment (#t=) makes the player start where the finding starts.
+            audio_url = f"/audio/{stored.finding.contact_id}#t={stored.finding.start_s:.1f}"
         context = {
             "stored": stored,
             "finding": stored.finding,
