@@ -8,6 +8,7 @@ failed (listed in the summary and stored in the failure table).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -669,6 +670,287 @@ def evaluate(labels: Path, rules: str, as_json: bool, show: int) -> None:
         click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
     else:
         click.echo(format_evaluation(result, show=show))
+
+
+def reviewer_option(func: F) -> F:
+    return click.option(
+        "--reviewer",
+        default=None,
+        help="Who decides; recorded with each decision. Default: $AUDITOR_REVIEWER, else the OS user.",
+    )(func)
+
+
+def queue_filter_options(func: F) -> F:
+    from auditor.models import Category, Severity
+
+    options = [
+        click.option(
+            "--collector", "collector_id", default=None, help="Only this collector's findings."
+        ),
+        click.option(
+            "--category",
+            type=click.Choice([c.value for c in Category]),
+            default=None,
+            help="Only findings of this category.",
+        ),
+        click.option(
+            "--min-severity",
+            type=click.Choice([s.value for s in Severity]),
+            default=None,
+            help="Only findings at least this severe.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.group()
+def review() -> None:
+    """Confirm or dismiss findings; reports and exports count only what stands.
+
+    Every decision is kept, with its time and reviewer; a later one supersedes an earlier one.
+
+    Example:
+
+    \b
+        auditor review list --min-severity high --limit 20
+    """
+
+
+@review.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "confirmed", "dismissed", "all"]),
+    default="open",
+    show_default=True,
+    help="By the latest decision; open: none yet.",
+)
+@queue_filter_options
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N findings.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@out_option
+@db_option
+@with_logging
+def review_list(
+    status: str,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    limit: int | None,
+    as_json: bool,
+    out: Path,
+    db: str | None,
+) -> None:
+    """List findings to review: most severe first, then most confident, then oldest, each
+    with its quote among the words around it (personal data masked).
+
+    Example:
+
+    \b
+        auditor review list --collector w017 --category insult
+    """
+    from auditor.review import commands
+
+    items = commands.review_list(
+        _open(db, out), status, collector_id, category, min_severity, limit
+    )
+    if as_json:
+        for row in commands.queue_json(items):
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return
+    for line in commands.queue_lines(items):
+        click.echo(line)
+
+
+@review.command("confirm")
+@click.argument("finding_ids", nargs=-1, required=True, type=int)
+@click.option("--reason", default="", help="Why (optional when confirming).")
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_confirm(
+    finding_ids: tuple[int, ...], reason: str, reviewer: str | None, out: Path, db: str | None
+) -> None:
+    """Confirm findings as violations: all the ids, or none if one is unknown.
+
+    Example:
+
+    \b
+        auditor review confirm 12 15 --reviewer 王芳
+    """
+    from auditor.models import Decision
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_decide(store, finding_ids, Decision.CONFIRMED, reviewer, reason):
+        click.echo(line)
+
+
+@review.command("dismiss")
+@click.argument("finding_ids", nargs=-1, required=True, type=int)
+@click.option("--reason", required=True, help="Why it is not a violation (required).")
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_dismiss(
+    finding_ids: tuple[int, ...], reason: str, reviewer: str | None, out: Path, db: str | None
+) -> None:
+    """Dismiss findings as not violations, with the reason: all the ids, or none.
+
+    Example:
+
+    \b
+        auditor review dismiss 13 --reason "催收员在复述客户的话"
+    """
+    from auditor.models import Decision
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_decide(store, finding_ids, Decision.DISMISSED, reviewer, reason):
+        click.echo(line)
+
+
+@review.command("export-queue")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@queue_filter_options
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N findings.")
+@out_option
+@db_option
+@with_logging
+def review_export_queue(
+    file: Path,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    limit: int | None,
+    out: Path,
+    db: str | None,
+) -> None:
+    """Write the open queue as a CSV (UTF-8 with BOM) to fill in a spreadsheet: decision
+    (confirmed/dismissed), reason, reviewer. Bring it back with `auditor review import`.
+
+    Example:
+
+    \b
+        auditor review export-queue week47-queue.csv --min-severity medium
+    """
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_export_queue(
+        store, file, collector_id, category, min_severity, limit
+    ):
+        click.echo(line)
+
+
+@review.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_import(file: Path, reviewer: str | None, out: Path, db: str | None) -> None:
+    """Import decisions from a CSV (columns finding_id, decision, reason, reviewer; UTF-8,
+    UTF-8 with BOM or GB18030). Bad rows are reported by line and skipped; the good ones are
+    imported in one transaction. Exit code 3 when some rows were bad.
+
+    Example:
+
+    \b
+        auditor review import week47-queue.csv --reviewer 王芳
+    """
+    from auditor.review import commands
+
+    summary = commands.review_import(_open(db, out), file, reviewer)
+    for line in summary.describe():
+        click.echo(line)
+    _finish(summary.errors)
+
+
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; keep it local."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@queue_filter_options
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def serve(
+    host: str,
+    port: int,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    reviewer: str | None,
+    out: Path,
+    db: str | None,
+) -> None:
+    """Serve the review page on this machine: one finding at a time with its transcript and
+    recording, confirm or dismiss, then the next. Stop with Ctrl-C.
+
+    Example:
+
+    \b
+        auditor serve --db week47.db --reviewer 王芳
+    """
+    from auditor.review import commands
+
+    server, url = commands.serve(
+        _open(db, out), reviewer, host, port, collector_id, category, min_severity
+    )
+    click.echo(f"Review page at {url} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@rules.command("feedback")
+@click.option(
+    "--write-examples", is_flag=True, help="Also write dismissed findings as no_match candidates."
+)
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("feedback"),
+    show_default=True,
+    help="Folder for the candidates, one <RULE-ID>.yaml per rule.",
+)
+@click.option(
+    "--rules-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Rule files, to name each rule's file and skip examples it already has.",
+)
+@out_option
+@db_option
+@with_logging
+def rules_feedback(
+    write_examples: bool, to_dir: Path, rules_dir: Path | None, out: Path, db: str | None
+) -> None:
+    """Per rule: findings confirmed, dismissed and still open, and why they were dismissed.
+
+    Example:
+
+    \b
+        auditor rules feedback --write-examples --to feedback/
+    """
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.rules_feedback(store):
+        click.echo(line)
+    if write_examples:
+        for line in commands.rules_feedback_write_examples(store, to_dir, rules_dir):
+            click.echo(line)
 
 
 @cli.group()
