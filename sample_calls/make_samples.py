@@ -454,6 +454,7 @@ def build_call(
     row = manifest_row(spec, collector, language, rel, start, tz)
     row["collector_channel"] = collector_channel if channels == 2 else ""
     row["party_reached"] = spec.get("party", "unknown")
+    row["direction"] = spec.get("direction", "outbound")
     label = {
         "contact": spec["id"],
         "kind": "call",
@@ -602,12 +603,37 @@ def readme_table(data: dict[str, Any], built: dict[str, Built]) -> str:
             layout += ", noise"
         cats = ", ".join(sorted({f["category"] for f in b.label["findings"]})) or "—"
         start = b.sort_key
+        zone = b.row["timezone"].split("/")[-1].replace("_", " ")
+        party = b.row["party_reached"] + (", inbound" if b.row["direction"] == "inbound" else "")
         lines.append(
             f"| {spec['id']} | {spec['collector']} | {b.row['team']} | W{start.isocalendar()[1]} "
-            f"| {start:%a %m-%d %H:%M} {start.tzname()} | {b.row['party_reached']} | {fmt}, {layout} "
+            f"| {start:%a %m-%d %H:%M} {zone} | {party} | {fmt}, {layout} "
             f"| {b.duration:.0f} | {spec['scenario'].replace('_', ' ')} | {cats} |"
         )
     return "\n".join(lines)
+
+
+def messages_table(built: list[Built]) -> str:
+    lines = ["| id | file | collector | local time | channel | to | violations |", "|---|---|---|---|---|---|---|"]
+    for b in built:
+        r = b.row
+        zone = r["timezone"].split("/")[-1].replace("_", " ")
+        who = r["party"] + (" (inbound)" if r["direction"] == "inbound" else "")
+        cats = ", ".join(sorted({f["category"] for f in b.label["findings"]})) or "—"
+        lines.append(
+            f"| {r['message_id']} | {'GB18030' if r['message_id'].startswith('g') else 'UTF-8'} | {r['collector_id']} "
+            f"| {b.sort_key:%a %m-%d %H:%M} {zone} | {r['channel']} | {who} | {cats} |"
+        )
+    return "\n".join(lines)
+
+
+def fill(text: str, name: str, table: str) -> str:
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{table}\n{end}{tail}"
 
 
 def main() -> None:
@@ -650,11 +676,9 @@ def main() -> None:
     readme = out / "README.md"
     if readme.exists():
         text = readme.read_text(encoding="utf-8")
-        begin, end = "<!-- calls:begin -->", "<!-- calls:end -->"
-        if begin in text and end in text:
-            head, rest = text.split(begin, 1)
-            _, tail = rest.split(end, 1)
-            readme.write_text(f"{head}{begin}\n{readme_table(data, built)}\n{end}{tail}", encoding="utf-8")
+        text = fill(text, "calls", readme_table(data, built))
+        text = fill(text, "messages", messages_table([*messages, *legacy]))
+        readme.write_text(text, encoding="utf-8")
 
     total = sum(b.duration for b in built.values())
     people_out = {
