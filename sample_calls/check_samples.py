@@ -88,7 +88,9 @@ def main() -> int:
         previous_start = -1.0
         for i, utt in enumerate(label["utterances"]):
             if not 0 <= utt["start"] < utt["end"] <= duration + 0.01:
-                problems.append(f"{where}: utterance {i} {utt['start']}-{utt['end']} outside 0-{duration:.2f}")
+                problems.append(
+                    f"{where}: utterance {i} {utt['start']}-{utt['end']} outside 0-{duration:.2f}"
+                )
             if utt["start"] < previous_start or utt["speaker"] not in SPEAKERS:
                 problems.append(f"{where}: utterance {i} out of order or bad speaker")
             previous_start = utt["start"]
@@ -97,7 +99,10 @@ def main() -> int:
                 problems.append(f"{where}: unknown category {f['category']}")
             if not 0 <= f["start"] <= f["end"] <= duration + 0.01:
                 problems.append(f"{where}: finding {f['category']} outside the audio")
-            if f["utterance"] is not None and label["utterances"][f["utterance"]]["speaker"] != "collector":
+            if (
+                f["utterance"] is not None
+                and label["utterances"][f["utterance"]]["speaker"] != "collector"
+            ):
                 problems.append(f"{where}: finding {f['category']} points at the customer's words")
 
     message_ids = []
@@ -106,7 +111,9 @@ def main() -> int:
         if encoding == "gb18030":
             try:
                 raw.decode("utf-8")
-                problems.append(f"{name}: decodes as UTF-8, so it does not exercise GB18030 detection")
+                problems.append(
+                    f"{name}: decodes as UTF-8, so it does not exercise GB18030 detection"
+                )
             except UnicodeDecodeError:
                 pass
         for n, row in enumerate(csv.DictReader(raw.decode(encoding).splitlines()), 2):
@@ -116,7 +123,9 @@ def main() -> int:
                 problems.append(f"{name}:{n}: no label for {row['message_id']}")
 
     known = {row["call_id"] for row in manifest} | set(message_ids)
-    problems += [f"labels.jsonl: {c} is in no manifest or message log" for c in labels if c not in known]
+    problems += [
+        f"labels.jsonl: {c} is in no manifest or message log" for c in labels if c not in known
+    ]
 
     # Every long number in the corpus must be one of the generated fakes, checksum-valid.
     text = "\n".join(u["text"] for obj in labels.values() for u in obj["utterances"])
@@ -128,7 +137,9 @@ def main() -> int:
 
     for p in problems:
         print(p)
-    calls = sum(1 for r in manifest if r["connected"] == "true" and not labels[r["call_id"]].get("broken"))
+    calls = sum(
+        1 for r in manifest if r["connected"] == "true" and not labels[r["call_id"]].get("broken")
+    )
     print(f"{len(manifest)} manifest rows ({calls} connected calls), {len(message_ids)} messages, "
           f"{total / 60:.1f} min of audio, {len(problems)} problems")  # fmt: skip
     return 1 if problems else 0

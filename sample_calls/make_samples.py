@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,7 +101,13 @@ def make_person(account_id: str, spec: dict[str, Any]) -> Person:
     mobile = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
     if account_id.startswith("B"):  # US accounts: a Visa-like 16-digit card
         payload = "4" + "".join(rng.choice("0123456789") for _ in range(14))
-        return Person(account_id, spec["name"], spec["sex"], card=payload + luhn_check_digit(payload), mobile=mobile)
+        return Person(
+            account_id,
+            spec["name"],
+            spec["sex"],
+            card=payload + luhn_check_digit(payload),
+            mobile=mobile,
+        )
     born = spec["born"] if isinstance(spec["born"], date) else date.fromisoformat(spec["born"])
     while True:
         # The sequence number is odd for men, even for women (GB 11643). The TTS voice cannot say
@@ -215,15 +221,37 @@ class Synthesiser:
             effects += ["tempo", "-s", str(voice["tempo"])]
         with tempfile.TemporaryDirectory() as tmp:
             band = Path(tmp) / "band.wav"
-            run(["sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(band), *effects, "sinc", "300-3400"])
+            run(
+                [
+                    "sox",
+                    "-R",
+                    str(raw),
+                    "-r",
+                    str(RATE),
+                    "-c",
+                    "1",
+                    "-b",
+                    "16",
+                    str(band),
+                    *effects,
+                    "sinc",
+                    "300-3400",
+                ]
+            )
             rate, data = wavfile.read(band)
         assert rate == RATE
         return trim_silence(data.astype(np.float32) / 32768.0)
 
     def _raw(self, language: str, spoken: str, voice: dict[str, Any]) -> Path:
         """The synthesiser's own output, cached: only the synthesis is slow, not the sox effects."""
-        engine = {k: voice[k] for k in ("espeak", "speed", "pitch") if k in voice} if language == "en" else {}
-        key = hashlib.sha256(json.dumps([language, spoken, engine], sort_keys=True, ensure_ascii=False).encode())
+        engine = (
+            {k: voice[k] for k in ("espeak", "speed", "pitch") if k in voice}
+            if language == "en"
+            else {}
+        )
+        key = hashlib.sha256(
+            json.dumps([language, spoken, engine], sort_keys=True, ensure_ascii=False).encode()
+        )
         cached = CACHE / f"{key.hexdigest()[:20]}.wav"
         if cached.exists():
             return cached
@@ -269,12 +297,19 @@ def line_noise(seconds: float, rng: np.random.Generator, level: float) -> np.nda
 
 
 def ringback(style: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """What an unanswered attempt records: ringback tone (CN 450 Hz 1 s on 4 s off, US 440+480 Hz 2 on 4 off)."""
+    """What an unanswered attempt records: ring-back tone and line noise.
+
+    CN: 450 Hz, 1 s on, 4 s off; US: 440 + 480 Hz, 2 s on, 4 s off.
+    """
     t = np.arange(int(seconds * RATE)) / RATE
     if style == "cn":
         tone, on, period = np.sin(2 * np.pi * 450 * t), 1.0, 5.0
     else:
-        tone, on, period = 0.5 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t)), 2.0, 6.0
+        tone, on, period = (
+            0.5 * (np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 480 * t)),
+            2.0,
+            6.0,
+        )
     lead = 0.8 + rng.uniform(0, 0.6)  # dialling before the first ring
     gate = ((t - lead) % period < on) & (t >= lead)
     return (0.12 * tone * gate).astype(np.float32) + line_noise(seconds, rng, 0.2)[: len(t)]
@@ -363,7 +398,9 @@ def local_start(spec: dict[str, Any], language: str) -> tuple[datetime, str]:
     return start.replace(tzinfo=ZoneInfo(tz)), tz
 
 
-def findings_of(spec: dict[str, Any], placed: list[Placed], duration: float) -> list[dict[str, Any]]:
+def findings_of(
+    spec: dict[str, Any], placed: list[Placed], duration: float
+) -> list[dict[str, Any]]:
     out = []
     for f in spec.get("findings", []):
         if f["category"] not in CATEGORIES:
@@ -389,7 +426,11 @@ def findings_of(spec: dict[str, Any], placed: list[Placed], duration: float) -> 
 
 
 def build_call(
-    spec: dict[str, Any], data: dict[str, Any], people: dict[str, Person], tts: Synthesiser, out: Path
+    spec: dict[str, Any],
+    data: dict[str, Any],
+    people: dict[str, Person],
+    tts: Synthesiser,
+    out: Path,
 ) -> Built:
     collector = data["collectors"][spec["collector"]]
     language = collector["language"]
@@ -421,10 +462,16 @@ def build_call(
         if previous_speaker is not None:
             gap = line.get("gap")
             if gap is None:
-                gap = rng.uniform(0.25, 0.45) if previous_speaker == speaker else rng.uniform(0.4, 1.0)
+                gap = (
+                    rng.uniform(0.25, 0.45)
+                    if previous_speaker == speaker
+                    else rng.uniform(0.4, 1.0)
+                )
             t = max(0.0, placed[-1].end + gap)
         begin = round(t, 2)
-        placed.append(Placed(speaker, begin, round(begin + len(clip) / RATE, 2), label_text(text, person)))
+        placed.append(
+            Placed(speaker, begin, round(begin + len(clip) / RATE, 2), label_text(text, person))
+        )
         clips.append((speaker, int(begin * RATE), clip))
         previous_speaker = speaker
     duration = placed[-1].end + 0.6 + rng.uniform(0.0, 0.6)
@@ -460,14 +507,22 @@ def build_call(
         "kind": "call",
         "language": language,
         "scenario": spec["scenario"],
-        "utterances": [{"speaker": p.speaker, "start": p.start, "end": p.end, "text": p.text} for p in placed],
+        "utterances": [
+            {"speaker": p.speaker, "start": p.start, "end": p.end, "text": p.text} for p in placed
+        ],
         "findings": findings_of(spec, placed, duration),
     }
     return Built(row, label, duration, start)
 
 
 def manifest_row(
-    spec: dict[str, Any], collector: dict[str, Any], language: str, rel: str, start: datetime, tz: str, naive: bool = False
+    spec: dict[str, Any],
+    collector: dict[str, Any],
+    language: str,
+    rel: str,
+    start: datetime,
+    tz: str,
+    naive: bool = False,
 ) -> dict[str, str]:
     return {
         "file": rel,
@@ -563,14 +618,30 @@ def build_message(spec: dict[str, Any], data: dict[str, Any], people: dict[str, 
     for f in spec.get("findings", []):
         if f["category"] not in CATEGORIES:
             raise ValueError(f"{spec['id']}: unknown category {f['category']!r}")
-        findings.append({"category": f["category"], "speaker": "collector", "start": 0, "end": 0, "utterance": 0, "note": f["note"]})
+        findings.append(
+            {
+                "category": f["category"],
+                "speaker": "collector",
+                "start": 0,
+                "end": 0,
+                "utterance": 0,
+                "note": f["note"],
+            }
+        )
     label = {
         "contact": spec["id"],
         "kind": "message",
         "language": language,
         "scenario": spec.get("scenario", "message"),
         # An inbound message is the debtor's own words, never evidence against the collector.
-        "utterances": [{"speaker": "collector" if direction == "outbound" else "customer", "start": 0, "end": 0, "text": text}],
+        "utterances": [
+            {
+                "speaker": "collector" if direction == "outbound" else "customer",
+                "start": 0,
+                "end": 0,
+                "text": text,
+            }
+        ],
         "findings": findings,
     }
     return Built(row, label, 0.0, start)
@@ -595,7 +666,14 @@ def readme_table(data: dict[str, Any], built: dict[str, Built]) -> str:
     for spec in data["calls"]:
         b = built[spec["id"]]
         a = spec["audio"]
-        fmt = {"ulaw": "μ-law WAV", "alaw": "A-law WAV", "mp3": "MP3", "amr": "AMR-NB", "flac": "FLAC", "pcm": "PCM WAV"}[a["format"]]
+        fmt = {
+            "ulaw": "μ-law WAV",
+            "alaw": "A-law WAV",
+            "mp3": "MP3",
+            "amr": "AMR-NB",
+            "flac": "FLAC",
+            "pcm": "PCM WAV",
+        }[a["format"]]
         layout = "stereo" if a.get("channels", 2) == 2 else "mono"
         if layout == "stereo" and a.get("collector_channel") == "right":
             layout += ", collector right"
@@ -614,14 +692,18 @@ def readme_table(data: dict[str, Any], built: dict[str, Built]) -> str:
 
 
 def messages_table(built: list[Built]) -> str:
-    lines = ["| id | file | collector | local time | channel | to | violations |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| id | file | collector | local time | channel | to | violations |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in built:
         r = b.row
         zone = r["timezone"].split("/")[-1].replace("_", " ")
         who = r["party"] + (" (inbound)" if r["direction"] == "inbound" else "")
         cats = ", ".join(sorted({f["category"] for f in b.label["findings"]})) or "—"
+        encoding = "GB18030" if r["message_id"].startswith("g") else "UTF-8"
         lines.append(
-            f"| {r['message_id']} | {'GB18030' if r['message_id'].startswith('g') else 'UTF-8'} | {r['collector_id']} "
+            f"| {r['message_id']} | {encoding} | {r['collector_id']} "
             f"| {b.sort_key:%a %m-%d %H:%M} {zone} | {r['channel']} | {who} | {cats} |"
         )
     return "\n".join(lines)
@@ -637,8 +719,12 @@ def fill(text: str, name: str, table: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=HERE, help="folder to write into (default: sample_calls/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder to write into (default: sample_calls/)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out: Path = args.out
@@ -660,12 +746,20 @@ def main() -> None:
     for spec in data["broken"]:
         built[spec["id"]] = build_broken(spec, data, out)
 
-    calls = sorted(built.values(), key=lambda b: (b.sort_key.astimezone(ZoneInfo("UTC")), b.row["call_id"]))
+    calls = sorted(
+        built.values(), key=lambda b: (b.sort_key.astimezone(ZoneInfo("UTC")), b.row["call_id"])
+    )
     write_csv(out / "manifest.csv", list(calls[0].row), [b.row for b in calls], "utf-8")
 
-    messages = sorted((build_message(m, data, people) for m in data["messages"]), key=lambda b: (b.sort_key, b.row["message_id"]))
+    messages = sorted(
+        (build_message(m, data, people) for m in data["messages"]),
+        key=lambda b: (b.sort_key, b.row["message_id"]),
+    )
     write_csv(out / "messages.csv", MESSAGE_COLUMNS, [b.row for b in messages], "utf-8")
-    legacy = sorted((build_message(m, data, people) for m in data["messages_gb18030"]), key=lambda b: (b.sort_key, b.row["message_id"]))
+    legacy = sorted(
+        (build_message(m, data, people) for m in data["messages_gb18030"]),
+        key=lambda b: (b.sort_key, b.row["message_id"]),
+    )
     # An older chat system exports GB18030; ingest must detect it rather than assume UTF-8.
     write_csv(out / "messages_gb18030.csv", MESSAGE_COLUMNS, [b.row for b in legacy], "gb18030")
 
@@ -685,8 +779,12 @@ def main() -> None:
         acc: {"name": p.name, "resident_id": p.resident_id, "card": p.card, "mobile": p.mobile}
         for acc, p in sorted(people.items())
     }
-    (out / "people.json").write_text(json.dumps(people_out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    log.info("%d calls, %d messages, %.1f s of audio", len(built), len(messages) + len(legacy), total)
+    (out / "people.json").write_text(
+        json.dumps(people_out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    log.info(
+        "%d calls, %d messages, %.1f s of audio", len(built), len(messages) + len(legacy), total
+    )
 
 
 if __name__ == "__main__":
