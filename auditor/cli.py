@@ -243,7 +243,7 @@ def ingest(folder: Path, out: Path, db: str | None, quiet: bool) -> None:
     run_id = store.begin_run("ingest", {"folder": str(folder)})
     summary = ingest_folder(store, folder, run_id)
     store.finish_run(run_id, "partial" if summary.failures else "ok")
-    click.echo(summary.describe())
+    click.echo(f"ingest: {summary.describe()}")
     _finish(summary.failures)
 
 

@@ -52,7 +52,7 @@ class IngestSummary:
 
     def describe(self) -> str:
         text = (
-            f"ingest: {self.contacts_added} new calls ({self.contacts_known} already stored), "
+            f"{self.contacts_added} new calls ({self.contacts_known} already stored), "
             f"{self.messages_added} new messages ({self.messages_known} already stored)"
         )
         if self.failures:

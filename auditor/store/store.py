@@ -552,11 +552,23 @@ class Store:
             conn.execute(insert(t.segment), rows)
 
     def save_segments(
-        self, contact_id: int, segments: list[Segment], stage_version: str, run_id: int | None
+        self,
+        contact_id: int,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int | None,
+        duration_s: float | None = None,
     ) -> None:
-        """Replace the contact's transcript and mark it transcribed, in one transaction."""
+        """Replace the contact's transcript and mark it transcribed, in one transaction; the
+        recording's decoded length, when given, becomes the contact's duration."""
         ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
         with self.engine.begin() as conn:
+            if duration_s is not None:
+                conn.execute(
+                    update(t.contact)
+                    .where(t.contact.c.id == contact_id)
+                    .values(duration_s=duration_s)
+                )
             self._write_segments(conn, contact_id, ordered)
             self._mark_done(conn, contact_id, TRANSCRIBE, stage_version, run_id)
             self._drop_claim(conn, contact_id, TRANSCRIBE)

@@ -33,7 +33,12 @@ class TranscriptStore(Protocol):
     def pending(self, stage: str, version: str, channel: str | None = None) -> list[Contact]: ...
 
     def save_segments(
-        self, contact_id: Any, segments: list[Segment], stage_version: str, run_id: int
+        self,
+        contact_id: Any,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int,
+        duration_s: float | None = None,
     ) -> None: ...
 
     def record_failure(
@@ -164,6 +169,7 @@ def transcribe_pending(
         contact = by_job[int(job.key)]  # type: ignore[call-overload]
         if isinstance(result, Exception):
             message = str(result) if str(result).startswith(job.path) else f"{job.path}: {result!r}"
+            log.error("%s", message)
             store.record_failure(run_id, job.path, STAGE, message)
             summary.failed += 1
             summary.failures.append((job.path, message))
@@ -171,7 +177,9 @@ def transcribe_pending(
             if on_contact is not None:
                 on_contact(ContactProgress(contact, "failed", 0, None, message))
             continue
-        store.save_segments(_contact_key(contact), result.segments, version, run_id)
+        store.save_segments(
+            _contact_key(contact), result.segments, version, run_id, duration_s=result.duration_s
+        )
         summary.segments += len(result.segments)
         if result.source == "whisper":
             summary.transcribed += 1
