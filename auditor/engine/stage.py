@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.engine.pack import RulePack
 from auditor.models import Contact
+from auditor.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,12 @@ def scan_pending(
     store: Any,
     pack: RulePack,
     run_id: int,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ScanSummary:
     """Scan every contact not yet scanned at `pack.version`, then the frequency rules."""
     summary = ScanSummary(ruleset_version=pack.version)
     pending: list[Contact] = store.pending(TEXT_STAGE, pack.version)
-    total = len(pending)
-    for n, contact in enumerate(pending, start=1):
+    for contact in (progress or no_progress)(pending, "scan"):
         try:
             segments = store.segments(contact.id)
             errors: list[str] = []
@@ -80,8 +79,6 @@ def scan_pending(
             log.exception("scan of contact %s failed", contact.external_id)
             store.record_failure(run_id, path=_where(contact), stage=TEXT_STAGE, error=str(exc))
             summary.failed.append((contact.external_id, str(exc)))
-        if progress is not None:
-            progress(n, total)
 
     stale: list[Contact] = store.pending(CONTACTS_STAGE, pack.version)
     accounts = {c.account_id for c in stale}
