@@ -104,7 +104,8 @@ class TextMatchers:
         if pattern in self.regex_sources:
             return self.regex_sources.index(pattern)
         try:
-            compiled = regex.compile(pattern, regex.IGNORECASE | regex.V1)
+            # MULTILINE: ^ and $ hold at each turn of a transcript scanned as one text
+            compiled = regex.compile(pattern, regex.IGNORECASE | regex.V1 | regex.MULTILINE)
         except regex.error as exc:
             raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from auditor.engine.matchers import (
     compile_unless,
     cond_leaves,
 )
+from auditor.engine.recognizers import PiiHit
 from auditor.engine.schema import Frequency, PackSettings, Rule
 from auditor.errors import RuleError
 from auditor.models import (
@@ -347,10 +349,12 @@ class RulePack:
         findings: list[Finding] = []
         turns = self._turns(segments, language)
         tm = self.matchers.get(language)
-        hits_by_turn: list[Hits] = [
-            tm.scan(t.norm.text, language) if tm is not None else Hits(text=t.norm.text)
-            for t in turns
-        ]
+        # The whole transcript in one pass: one automaton run and each regex once over the
+        # turns joined by ".\n" (a sentence end no pattern crosses), then the hits are split
+        # back per turn; a hit that spans two turns is dropped.
+        joined = _JOINER.join(t.norm.text for t in turns)
+        whole = tm.scan(joined, language) if tm is not None and turns else Hits(text=joined)
+        hits_by_turn = _split_hits(whole, [t.norm.text for t in turns])
         if errors is not None:
             for hits in hits_by_turn:
                 errors.extend(
@@ -656,6 +660,60 @@ class RulePack:
         )
         seg = Segment(speaker=Speaker(speaker), start_s=0.0, end_s=0.0, text=text)
         return self.scan(contact, [seg], call_rules=False, contact_rules=False, only=only)
+
+
+_JOINER = ".\n"
+
+
+def _split_hits(whole: Hits, texts: list[str]) -> list[Hits]:
+    """Per-turn Hits (offsets into each turn's text) from the hits of the joined text."""
+    bounds = []
+    pos = 0
+    for text in texts:
+        bounds.append((pos, pos + len(text)))
+        pos += len(text) + len(_JOINER)
+    out = [Hits(text=text) for text in texts]
+    if not texts:
+        return out
+    starts = [b[0] for b in bounds]
+
+    def where(s: int, e: int) -> int | None:
+        k = bisect.bisect_right(starts, s) - 1
+        if k < 0 or e > bounds[k][1]:
+            return None
+        return k
+
+    for pid, spans in whole.phrases.items():
+        for s, e, py in spans:
+            k = where(s, e)
+            if k is not None:
+                out[k].phrases.setdefault(pid, []).append((s - starts[k], e - starts[k], py))
+    for rid, rspans in whole.regexes.items():
+        for s, e in rspans:
+            k = where(s, e)
+            if k is not None:
+                out[k].regexes.setdefault(rid, []).append((s - starts[k], e - starts[k]))
+    for tid, tspans in whole.tokens.items():
+        for s, e in tspans:
+            k = where(s, e)
+            if k is not None:
+                out[k].tokens.setdefault(tid, []).append((s - starts[k], e - starts[k]))
+    for hit in whole.pii:
+        k = where(hit.start, hit.end)
+        if k is not None:
+            out[k].pii.append(
+                PiiHit(
+                    hit.kind,
+                    hit.start - starts[k],
+                    hit.end - starts[k],
+                    hit.score,
+                    hit.why,
+                    hit.digits,
+                )
+            )
+    if out:
+        out[0].regex_errors.extend(whole.regex_errors)
+    return out
 
 
 def _hit_keys(hits: Hits) -> set[tuple[str, Any]]:
