@@ -103,7 +103,7 @@ def test_known_miss_that_starts_matching_fails(tmp_path: Path) -> None:
     root = _copy_pack(tmp_path)
     path = root / "cn" / "insult" / "CN-INSULT-001.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("    - 你这个人真是没皮没脸的", "    - 你就是个老赖"), "utf-8")
+    path.write_text(text.replace("    - 你这个人真是二皮脸", "    - 你就是个老赖"), "utf-8")
     report = rules_test(root / "cn", {"CN-INSULT-001"})
     assert not report.ok
     assert any("now matches" in f.message for f in report.failures)
