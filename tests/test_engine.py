@@ -236,3 +236,16 @@ def test_regex_rules_run_with_a_timeout_recorded_as_an_error(tmp_path: Path) -> 
     pack = load_pack(_pack_dir(tmp_path, text))
     hits = pack.matchers["zh"].scan("打给你所有联系人", "zh")
     assert hits.regexes and not hits.regex_errors
+
+
+def test_chinese_token_patterns_run_on_jieba_segmentation_offline(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace(
+        "phrase: [打给你所有联系人]",
+        'tokens: [[{TEXT: "所有"}, {TEXT: "联系人"}]]',
+    )
+    pack = load_pack(_pack_dir(tmp_path, text))
+    findings = pack.scan_text("再不还钱就打给你所有联系人", language="zh")
+    assert [f.quote for f in findings] == ["所有联系人"]
+    assert findings[0].evidence.matcher == "tokens"
+    # jieba keeps 联系人 whole, so a token pattern does not fire inside another word
+    assert not pack.scan_text("所有联系人员", language="zh")  # 所有 | 联系 | 人员
