@@ -763,13 +763,16 @@ def load_pack(
 ) -> RulePack:
     """Load and compile a pack ("cn", "us", "all" or a folder); cached per process and version."""
     folders = pack_folders(name_or_path)
-    packs = [load_pack_folder(f) for f in folders]
-    files = [f / "pack.yaml" for f in folders] + [r.path for p in packs for r in p.rules]
+    # The key hashes the files' bytes only, so a cached pack costs no YAML parsing; the same
+    # files always give the same `RulePack.version`.
+    files = [f / "pack.yaml" for f in folders] + [
+        p for f in folders for p in sorted(f.rglob("*.yaml")) if p.name != "pack.yaml"
+    ]
     key = (
         tuple(str(f) for f in folders),
         ruleset_version(files),
         tuple(sorted((overrides or {}).items())),
     )
     if key not in _CACHE:
-        _CACHE[key] = RulePack(packs, overrides)
+        _CACHE[key] = RulePack([load_pack_folder(f) for f in folders], overrides)
     return _CACHE[key]
