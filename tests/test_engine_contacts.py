@@ -205,3 +205,16 @@ def test_mono_recording_runs_collector_rules_at_lower_confidence() -> None:
     s = next(f for f in stereo if f.rule_id == "CN-INSULT-001")
     m = next(f for f in mono if f.rule_id == "CN-INSULT-001")
     assert m.confidence < s.confidence and m.speaker == Speaker.UNKNOWN
+
+
+def test_self_identification_is_found_in_whisper_spellings_of_staff_number() -> None:
+    pack = load_pack("cn")
+    when = datetime(2026, 11, 16, 10, tzinfo=SH)
+    for opening in ("您好 华信您行信用卡中心", "所以下班划信银行的照刚"):
+        segments = [
+            Segment(Speaker.COLLECTOR, 0.3, 2.8, opening),
+            Segment(Speaker.COLLECTOR, 2.9, 5.0, "封号3088 请问是刘洋先生吗"),
+        ]
+        assert "CN-PROC-001" not in _ids(pack.scan(_contact(1, when), segments))
+    bare = [Segment(Speaker.COLLECTOR, 0.3, 2.8, "喂 你那个钱什么时候还")]
+    assert "CN-PROC-001" in _ids(pack.scan(_contact(1, when), bare))
