@@ -236,11 +236,55 @@ def write_rule_docs(pack: RulePack, out_dir: Path = DOCS_DIR) -> list[Path]:
     return written
 
 
+_AUTHORING = """\
+## Writing a rule
+
+One rule per file at `rules/<pack>/<category>/<ID>.yaml`, named by its id (`CN-THREAT-004`); an
+id is never reused. `pack.yaml` beside the category folders sets the pack's language, default
+time zone and hours, user-configurable caps (`settings`) and the words that show a third party
+was reached (`third_party_markers`). Every citation's `law` must be listed, with its kind, in
+`rules/sources.yaml`.
+
+A rule has exactly one of:
+
+- `match`: words of the `speaker` (collector by default). Conditions: `phrase: [...]` (all
+  phrases of a pack share one Aho-Corasick automaton; `pinyin: true` also matches phrases of
+  three or more characters by toneless pinyin, `pinyin: 2` two-character ones too), `regex:
+  [...]` (the `regex` module, checked at load for catastrophic backtracking, run with a
+  timeout), `near: {a, b, within, ordered, unit: chars|tokens}`, `tokens:` (spaCy Matcher
+  patterns; Chinese is segmented by jieba), `recognizer:` (`cn_resident_id`, `bank_card`,
+  `cn_mobile`, `email`, `us_ssn`, `us_phone`, `address`), and `any` / `all` of these.
+  `unless:` exceptions: `negation: {phrase, before}`, `question: true`, `quote: true`,
+  `context: {phrase, before, after}` (lawful statements of consequences). `party:
+  third_party` runs the rule only when someone other than the debtor was reached; `party:
+  debtor` never then.
+- `call`: `absence: {cond, speaker, within_s, only_if}` (a call or message that lacks
+  something) or `sequence: {event, event_speaker, required, required_speaker}` (an event before
+  the required step).
+- `contact`: `hours: {}` (the pack's hours in the debtor's zone) or `frequency: {max, window:
+  day|days, days, channels, connected, direction, setting}` / `{after_conversation: N}`.
+
+Text is normalised before matching (simplified characters, half-width digits and letters, lower
+case, no zero-width characters or emoji, no spaces between Chinese characters); spans always
+point into the stored text.
+
+`examples: {match, no_match, known_miss}` are run by `auditor rules test` and by pytest: a
+`match` must fire (and cover `evidence` when given), a `no_match` must not, and a `known_miss`
+is reported until it starts matching, when it fails. `auditor rules lint` checks schema, ids,
+citations, regex safety and phrases that are both in `match` and `unless`. After editing a rule,
+regenerate these pages (`write_rule_docs`); a test fails while they are stale.
+"""
+
+
 def _index(pack: RulePack) -> str:
     lines = [
         "# Rules",
         "",
-        "Generated from `rules/` by `auditor rules docs`; do not edit by hand.",
+        "Generated from `rules/` by `auditor.engine.commands.write_rule_docs`; do not edit by "
+        "hand.",
+        "",
+        _AUTHORING,
+        "## The rules",
         "",
         "| id | status | category | severity | title |",
         "|---|---|---|---|---|",
