@@ -38,6 +38,7 @@ def test_exceptions_excuse_lawful_and_negated_statements(text: str, rule: str) -
     [
         ("你要是不会还钱，我就打给你所有联系人", "CN-THREAT-001"),  # negation in another clause
         ("If you don't pay I'll call your employer and tell them", "US-THREAT-002"),
+        ("if you do not pay you will be arrested", "US-FALSE-001"),  # no comma, as ASR writes
         ("信不信我们把你通讯录里的人挨个打一遍？", "CN-THREAT-001"),  # rhetorical question
         ("你是不是脑子有病，这点钱都不还", "CN-INSULT-003"),  # 是不是 is no negation
         ("Why don't you borrow it from your mother", "US-PRESS-001"),  # nor is "why don't you"
