@@ -26,6 +26,10 @@ def _rules(text: str, language: str = "zh", speaker: str = "collector", party: s
         ("如长期逾期，银行有权依法起诉并申请强制执行", "CN-FALSE-003"),  # lawful consequence
         ("If the account stays unpaid, the creditor may file a lawsuit.", "US-FALSE-004"),
         ("您说您不是老赖，这个我们理解", "CN-INSULT-001"),  # repeating the debtor's words
+        ("You said your husband is gonna kill you if he finds out, I understand.", "US-THREAT-001"),
+        ("之前那个同事说要去您家，那是不对的，我们不会上门", "CN-THREAT-003"),  # disowning
+        ("我们提供上门服务，您可以预约工作人员上门办理分期", "CN-THREAT-003"),  # 上门服务
+        ("Nobody is going to come to your house.", "US-THREAT-003"),
     ],
 )
 def test_exceptions_excuse_lawful_and_negated_statements(text: str, rule: str) -> None:

@@ -645,7 +645,10 @@ class CompiledUnless:
         left, _ = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
         if text.count('"', left, m.start) % 2 == 1:
             return "the words are quoted"
-        lead = text[max(left, m.start - 12) : m.start]
+        # "you said your husband is gonna kill you"; but not 你说你没钱，那就去借网贷: the lead
+        # must sit in the clause of the match
+        clause_left, _ = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
+        lead = text[max(clause_left, m.start - 40) : m.start]
         for q in _QUOTE_LEADS:
             if q in lead:
                 return f"the collector repeats the debtor's words ({q!r})"
