@@ -1,7 +1,7 @@
 """Text normalisation for matching, with an offset map back into the stored text.
 
 Rules match a normalised copy (simplified characters, half-width digits and letters, lower case,
-no zero-width characters or emoji, no spaces between Chinese characters), but a finding's span must
+no zero-width characters or emoji, no spaces between Chinese characters, 她→他), but a finding's span must
 point into the text we store and show. `normalize` therefore returns, for every character of the
 normalised copy, the offset of the stored character it came from.
 """
@@ -42,6 +42,10 @@ _FOLD = {
     "、": ",",
     "「": '"',
     "」": '"',
+    # 他/她 sound the same and ASR picks either; rules list 他. (您 stays: the polite form is
+    # itself a sign of a compliant sentence, and 您的单位 must not read as 去你的.)
+    "妳": "你",
+    "她": "他",
     "『": '"',
     "』": '"',
 }
