@@ -554,6 +554,14 @@ def _a_not_a(text: str, at: int, phrase: str) -> bool:
     """是不是 / 会不会 / why don't you: a question or suggestion form, not a negation."""
     if text[max(0, at - 6) : at].endswith(("why do", "why")):
         return True
+    # "you don't want us showing up at…": a veiled threat, not a negation
+    if regex.match(r"(don't|do not|doesn't|n't|not) (want|wanna)\b", text[at : at + 16]):
+        return True
+    # "if you don't pay, …", "unless you…": a condition, not a negation of what follows
+    if regex.search(
+        r"\b(if|unless|until) (you|he|she|they|we)\b[^,.;!?]{0,8}$", text[max(0, at - 20) : at]
+    ):
+        return True
     if phrase.startswith("不能") and text[max(0, at - 1) : at] == "就":
         return True  # 你就不能去借点钱吗: a push, not a negation
     if len(phrase) < 2 or phrase[0] not in "不没" or at == 0:
