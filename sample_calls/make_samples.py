@@ -8,8 +8,8 @@ Runs in its own environment, never inside auditor (see README.md, "Regenerating"
     .venv-tts/bin/python sample_calls/make_samples.py
 
 Everything is deterministic: personal data and timings come from generators seeded by the
-contact id, and synthesised utterances are cached in sample_calls/.tts-cache/ by a hash of text
-and voice, so a re-run only synthesises lines that changed.
+contact id, and synthesised utterances are cached in ~/.cache/auditor-sample-tts/ (or
+$SAMPLE_TTS_CACHE) by a hash of text and voice, so a re-run only synthesises lines that changed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import random
 import re
 import shutil
@@ -41,7 +42,11 @@ from scipy.io import wavfile
 log = logging.getLogger("make_samples")
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".tts-cache"
+# Outside the folder, so that `du -sh sample_calls` measures what is committed.
+CACHE = Path(
+    os.environ.get("SAMPLE_TTS_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "auditor-sample-tts"
+)
 RATE = 8000  # telephone recorders store 8 kHz
 DEFAULT_TZ = {"zh": "Asia/Shanghai", "en": "America/New_York"}
 CATEGORIES = {
@@ -202,7 +207,7 @@ def run(cmd: list[str]) -> None:
 class Synthesiser:
     def __init__(self) -> None:
         self._zhtts: Any = None
-        CACHE.mkdir(exist_ok=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
 
     def _zh(self) -> Any:
         if self._zhtts is None:
