@@ -627,9 +627,10 @@ class CompiledUnless:
             left, right = _clause_bounds(text, m.start, m.end, _SENTENCE_END)
             lo = max(left, m.start - self.before)
             hi = min(right, m.end + self.after)
-            before_text, after_text = text[lo : m.start], text[m.end : hi]
+            # the matched words themselves count too: 明天公安机关将上门 is a police visit
+            window = text[lo:hi]
             for phrase in self.phrases:
-                if phrase in before_text or phrase in after_text:
+                if phrase in window:
                     return f"context {phrase!r} marks a lawful or non-threatening statement"
             return None
         if self.kind == "question":
