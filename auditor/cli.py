@@ -643,11 +643,38 @@ def rules_lint(path: str) -> None:
         sys.exit(1)
 
 
+@rules.command("docs")
+@_pack_argument
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/rules"),
+    show_default=True,
+    help="Folder for the pages.",
+)
+def rules_docs(pack_name: str, to_dir: Path) -> None:
+    """Write one Markdown page per rule (what, why, source, what to say instead, examples) and
+    an index; the test suite fails when the checked-in pages are stale.
+
+    Example:
+
+    \b
+        auditor rules docs
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.commands import write_rule_docs
+
+    written = write_rule_docs(load_pack(pack_name), to_dir)
+    click.echo(f"{len(written)} pages written to {to_dir}")
+
+
 @cli.command("eval")
 @click.argument("labels", type=click.Path(exists=True, path_type=Path))
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for other tools.")
 @click.option("--show", default=20, show_default=True, help="Misses and false alarms to list.")
+@click.option("--include-preview", is_flag=True, help="Also score rules of status preview.")
 @workers_option
 @out_option
 @db_option
@@ -658,6 +685,7 @@ def evaluate(
     rules: str,
     as_json: bool,
     show: int,
+    include_preview: bool,
     workers: int,
     out: Path,
     db: str | None,
@@ -694,7 +722,7 @@ def evaluate(
         from auditor.engine.evaluate import evaluate as run_eval
         from auditor.engine.evaluate import format_evaluation
 
-        result = run_eval(load_pack(rules), labels)
+        result = run_eval(load_pack(rules), labels, include_preview=include_preview)
         text = format_evaluation(result, show=show)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
