@@ -51,6 +51,7 @@ from auditor.models import (
     Speaker,
 )
 from auditor.store import schema as t
+from auditor.store.retry import retried
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,26 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """A read-then-write transaction (ingest), serialized across every worker on the store.
+
+        Two `auditor run` processes ingesting the same folder would otherwise both find a file
+        new and both insert it; one waits for the other instead, then finds it stored.
+        """
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8147)")  # auditor's ingest lock
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock before its first read.
+
+        A deferred SQLite transaction that reads and then writes fails at once ("database is
+        locked", no busy wait) when another process wrote in between; IMMEDIATE waits its turn.
+        """
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     # -- runs and failures -------------------------------------------------------------------
@@ -239,6 +259,7 @@ class Store:
             rows = conn.execute(select(t.run).order_by(t.run.c.id)).mappings().all()
         return [dict(r) for r in rows]
 
+    @retried("the failure record of run")
     def record_failure(
         self, run_id: int | None, path: str, stage: str, error: str, line: int | None = None
     ) -> None:
@@ -431,6 +452,7 @@ class Store:
                 for r in conn.execute(self._pending_query(stage, version, channel))
             ]
 
+    @retried("the leases of stage")
     def claim(
         self,
         stage: str,
@@ -479,6 +501,13 @@ class Store:
                 break
         return taken
 
+    def leases(self, stage: str) -> list[tuple[int, str]]:
+        """(contact id, worker) of every lease of `stage`, expired or not."""
+        query = select(t.claim.c.contact_id, t.claim.c.worker).where(t.claim.c.stage == stage)
+        with self.engine.connect() as conn:
+            return [(int(r.contact_id), str(r.worker)) for r in conn.execute(query)]
+
+    @retried("the lease of contact")
     def release(self, contact_id: int, stage: str) -> None:
         """Give a lease back without results (the item failed and its failure is recorded)."""
         with self.engine.begin() as conn:
@@ -551,12 +580,13 @@ class Store:
         if rows:
             conn.execute(insert(t.segment), rows)
 
+    @retried("the transcript of contact")
     def save_segments(
         self, contact_id: int, segments: list[Segment], stage_version: str, run_id: int | None
     ) -> None:
         """Replace the contact's transcript and mark it transcribed, in one transaction."""
         ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._write_segments(conn, contact_id, ordered)
             self._mark_done(conn, contact_id, TRANSCRIBE, stage_version, run_id)
             self._drop_claim(conn, contact_id, TRANSCRIBE)
@@ -581,6 +611,7 @@ class Store:
 
     # -- findings ----------------------------------------------------------------------------
 
+    @retried("the findings of contact")
     def save_findings(
         self,
         contact_id: int,
@@ -594,7 +625,7 @@ class Store:
         Findings that a reviewer has already decided on are kept when the same rule finds the same
         span again, so a re-scan never loses a review decision.
         """
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             existing = conn.execute(
                 select(
                     t.finding.c.id,
@@ -788,7 +819,12 @@ def open_store(db: str | Path, create: bool = True) -> Store:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url, future=True)
+        # pre-ping: a connection the server or a firewall closed while idle in the pool is
+        # replaced on checkout instead of failing the next contact's write.
+        extra: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            extra["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails in 10 s
+        engine = create_engine(url, future=True, **extra)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"{db}: not a usable database URL: {exc}") from exc
     if engine.dialect.name == "sqlite":
