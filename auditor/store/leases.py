@@ -8,11 +8,14 @@ redoes those contacts immediately instead of half an hour later.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
 import uuid
-from typing import Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +65,37 @@ def release_dead_leases(store: LeaseStore, stage: str) -> int:
     if released:
         log.info("%s: released %d lease(s) of workers that died on this host", stage, released)
     return released
+
+
+@contextmanager
+def exclusive(store: Any, name: str) -> Iterator[None]:
+    """Hold a store-wide lock called `name` while the block runs, across every worker.
+
+    For a pass that reads many contacts and rewrites their results (the frequency rules): two
+    such passes at once could let an older view overwrite a newer one, so they take turns.
+    PostgreSQL: a session advisory lock; SQLite: an flock beside the database file.
+    """
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        yield  # an in-memory stand-in of the store: nobody to share it with
+        return
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+                conn.commit()
+        return
+    database = engine.url.database
+    if dialect != "sqlite" or not database or database == ":memory:":
+        yield  # one process only: nothing to take turns with
+        return
+    with open(f"{database}.{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
