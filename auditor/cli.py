@@ -8,6 +8,7 @@ failed (listed in the summary and stored in the failure table).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -421,6 +422,575 @@ def run(
             err=True,
         )
         sys.exit(EXIT_PARTIAL)
+
+
+@cli.command()
+@out_option
+@db_option
+@rules_option
+@quiet_option
+@with_logging
+def scan(out: Path, db: str | None, rules: str, quiet: bool) -> None:
+    """Run the rule pack over stored transcripts and messages and store the findings.
+
+    Only contacts not yet scanned with this rule-set version are scanned; frequency rules are
+    then re-checked for every account with something new.
+
+    Example:
+
+    \b
+        auditor scan --db week47.db --rules cn
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.stage import scan_pending
+
+    pack = load_pack(rules)
+    store = _open(db, out)
+    run_id = store.begin_run("scan", {"rules": rules}, ruleset_version=pack.version)
+    summary = scan_pending(store, pack, run_id, progress=_progress(quiet))
+    store.finish_run(run_id, "partial" if summary.failed else "ok")
+    click.echo(f"scan: {summary.describe()}")
+    _finish([contact for contact, _ in summary.failed])
+
+
+def unmasked_option(func: F) -> F:
+    return click.option(
+        "--unmasked",
+        is_flag=True,
+        help="Show ID, card and phone numbers and e-mails in full (masked by default; recorded).",
+    )(func)
+
+
+@cli.command()
+@click.option("--week", default=None, help="ISO week, e.g. 2026-W47. Default: the latest week.")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    help="Interface language; default: the language of most contacts.",
+)
+@click.option(
+    "--embed-audio",
+    is_flag=True,
+    help="Copy recordings beside the scorecards instead of linking them.",
+)
+@out_option
+@db_option
+@rules_option
+@unmasked_option
+@quiet_option
+@with_logging
+def report(
+    week: str | None,
+    lang: str | None,
+    embed_audio: bool,
+    out: Path,
+    db: str | None,
+    rules: str,
+    unmasked: bool,
+    quiet: bool,
+) -> None:
+    """Write the weekly team report and one scorecard per collector into OUT/reports/WEEK/.
+
+    Self-contained HTML (no network, no JavaScript needed), in Chinese or English; findings
+    dismissed in review are struck through and do not count.
+
+    Example:
+
+    \b
+        auditor report --week 2026-W47 --lang en
+    """
+    from auditor.report.commands import report_command
+
+    result = report_command(
+        _open(db, out),
+        out,
+        week=week,
+        lang=lang,
+        unmasked=unmasked,
+        rules=rules,
+        embed_audio=embed_audio,
+    )
+    click.echo(f"report: {result.describe()}")
+
+
+@cli.command()
+@click.option("--from", "date_from", required=True, help="First local date, e.g. 2026-11-09.")
+@click.option("--to", "date_to", required=True, help="Last local date (inclusive).")
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Bundle folder (empty, or an earlier bundle). Default: OUT/export.",
+)
+@click.option("--xlsx", is_flag=True, help="Also write audit.xlsx.")
+@click.option("--zip", "as_zip", is_flag=True, help="Also write the bundle as one .zip file.")
+@out_option
+@db_option
+@rules_option
+@unmasked_option
+@quiet_option
+@with_logging
+def export(
+    date_from: str,
+    date_to: str,
+    bundle_dir: Path | None,
+    xlsx: bool,
+    as_zip: bool,
+    out: Path,
+    db: str | None,
+    rules: str,
+    unmasked: bool,
+    quiet: bool,
+) -> None:
+    """Write a verifiable export bundle for a regulator.
+
+    contacts, findings and review history as CSV (UTF-8 with BOM) and JSON Lines, transcripts,
+    the rule files used, the runs (tool version, model, settings), and MANIFEST.json with the
+    SHA-256 of every file and of every source recording. Re-exporting the same data gives a
+    byte-identical bundle.
+
+    Example:
+
+    \b
+        auditor export --from 2026-11-16 --to 2026-11-22 --zip
+    """
+    from auditor.report.commands import export_command
+
+    result = export_command(
+        _open(db, out),
+        bundle_dir or out / "export",
+        date_from,
+        date_to,
+        unmasked=unmasked,
+        xlsx=xlsx,
+        zip=as_zip,
+        rules=rules,
+    )
+    click.echo(f"export: {result.describe()}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--recordings", is_flag=True, help="Also rehash the source recordings it names.")
+def verify(bundle: Path, recordings: bool) -> None:
+    """Recompute every hash of an export bundle (folder or .zip); exit 1 if anything changed.
+
+    Example:
+
+    \b
+        auditor verify auditor-out/export
+    """
+    from auditor.report.commands import verify_command
+
+    result = verify_command(bundle, check_recordings=recordings)
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def rules() -> None:
+    """The rule packs: list, show, test and lint them.
+
+    Example:
+
+    \b
+        auditor rules test && auditor rules lint
+    """
+
+
+def _pack_argument(func: F) -> F:
+    return click.option(
+        "--pack",
+        "pack_name",
+        default="all",
+        show_default=True,
+        help="A pack name (cn, us, all) or a folder of rule files.",
+    )(func)
+
+
+@rules.command("list")
+@_pack_argument
+def rules_list(pack_name: str) -> None:
+    """One line per rule: id, status, category, severity, languages, title.
+
+    Example:
+
+    \b
+        auditor rules list --pack cn
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.commands import format_rules_list
+    from auditor.engine.commands import rules_list as list_rules
+
+    click.echo(format_rules_list(list_rules(load_pack(pack_name))))
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@_pack_argument
+def rules_show(rule_id: str, pack_name: str) -> None:
+    """The page a compliance officer reads: what, why, source, what to say instead, examples.
+
+    Example:
+
+    \b
+        auditor rules show CN-THREAT-004
+    """
+    from auditor.engine import load_pack
+    from auditor.engine.commands import rules_show as show
+
+    click.echo(show(load_pack(pack_name), rule_id))
+
+
+@rules.command("test")
+@click.argument("path", required=False, default="all")
+def rules_test(path: str) -> None:
+    """Run every rule's own examples (match, no_match, known_miss); exit 1 on a failure.
+
+    Example:
+
+    \b
+        auditor rules test rules/cn
+    """
+    from auditor.engine.commands import rules_test as run_tests
+
+    result = run_tests(path)
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
+@rules.command("lint")
+@click.argument("path", required=False, default="all")
+def rules_lint(path: str) -> None:
+    """Check the schema, ids, citations and regex safety of every rule; exit 1 on a problem.
+
+    Example:
+
+    \b
+        auditor rules lint
+    """
+    from auditor.engine.commands import rules_lint as lint
+
+    problems = lint(path)
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"{len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+@cli.command("eval")
+@click.argument("labels", type=click.Path(exists=True, path_type=Path))
+@rules_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for other tools.")
+@click.option("--show", default=20, show_default=True, help="Misses and false alarms to list.")
+def evaluate(labels: Path, rules: str, as_json: bool, show: int) -> None:
+    """Precision, recall and F1 per category on a labelled set.
+
+    LABELS is JSON Lines, one utterance a line: text, speaker (collector/customer), language
+    (zh/en), labels (categories; empty when clean), optionally party (debtor/third_party).
+
+    Example:
+
+    \b
+        auditor eval tests/data/dev_utterances.jsonl --json
+    """
+    import json
+
+    from auditor.engine import load_pack
+    from auditor.engine.evaluate import evaluate as run_eval
+    from auditor.engine.evaluate import format_evaluation
+
+    result = run_eval(load_pack(rules), labels)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(format_evaluation(result, show=show))
+
+
+def reviewer_option(func: F) -> F:
+    return click.option(
+        "--reviewer",
+        default=None,
+        help="Who decides; recorded with each decision. Default: $AUDITOR_REVIEWER, else the OS user.",
+    )(func)
+
+
+def queue_filter_options(func: F) -> F:
+    from auditor.models import Category, Severity
+
+    options = [
+        click.option(
+            "--collector", "collector_id", default=None, help="Only this collector's findings."
+        ),
+        click.option(
+            "--category",
+            type=click.Choice([c.value for c in Category]),
+            default=None,
+            help="Only findings of this category.",
+        ),
+        click.option(
+            "--min-severity",
+            type=click.Choice([s.value for s in Severity]),
+            default=None,
+            help="Only findings at least this severe.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.group()
+def review() -> None:
+    """Confirm or dismiss findings; reports and exports count only what stands.
+
+    Every decision is kept, with its time and reviewer; a later one supersedes an earlier one.
+
+    Example:
+
+    \b
+        auditor review list --min-severity high --limit 20
+    """
+
+
+@review.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "confirmed", "dismissed", "all"]),
+    default="open",
+    show_default=True,
+    help="By the latest decision; open: none yet.",
+)
+@queue_filter_options
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N findings.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@out_option
+@db_option
+@with_logging
+def review_list(
+    status: str,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    limit: int | None,
+    as_json: bool,
+    out: Path,
+    db: str | None,
+) -> None:
+    """List findings to review: most severe first, then most confident, then oldest, each
+    with its quote among the words around it (personal data masked).
+
+    Example:
+
+    \b
+        auditor review list --collector w017 --category insult
+    """
+    from auditor.review import commands
+
+    items = commands.review_list(
+        _open(db, out), status, collector_id, category, min_severity, limit
+    )
+    if as_json:
+        for row in commands.queue_json(items):
+            click.echo(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return
+    for line in commands.queue_lines(items):
+        click.echo(line)
+
+
+@review.command("confirm")
+@click.argument("finding_ids", nargs=-1, required=True, type=int)
+@click.option("--reason", default="", help="Why (optional when confirming).")
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_confirm(
+    finding_ids: tuple[int, ...], reason: str, reviewer: str | None, out: Path, db: str | None
+) -> None:
+    """Confirm findings as violations: all the ids, or none if one is unknown.
+
+    Example:
+
+    \b
+        auditor review confirm 12 15 --reviewer 王芳
+    """
+    from auditor.models import Decision
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_decide(store, finding_ids, Decision.CONFIRMED, reviewer, reason):
+        click.echo(line)
+
+
+@review.command("dismiss")
+@click.argument("finding_ids", nargs=-1, required=True, type=int)
+@click.option("--reason", required=True, help="Why it is not a violation (required).")
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_dismiss(
+    finding_ids: tuple[int, ...], reason: str, reviewer: str | None, out: Path, db: str | None
+) -> None:
+    """Dismiss findings as not violations, with the reason: all the ids, or none.
+
+    Example:
+
+    \b
+        auditor review dismiss 13 --reason "催收员在复述客户的话"
+    """
+    from auditor.models import Decision
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_decide(store, finding_ids, Decision.DISMISSED, reviewer, reason):
+        click.echo(line)
+
+
+@review.command("export-queue")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@queue_filter_options
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N findings.")
+@out_option
+@db_option
+@with_logging
+def review_export_queue(
+    file: Path,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    limit: int | None,
+    out: Path,
+    db: str | None,
+) -> None:
+    """Write the open queue as a CSV (UTF-8 with BOM) to fill in a spreadsheet: decision
+    (confirmed/dismissed), reason, reviewer. Bring it back with `auditor review import`.
+
+    Example:
+
+    \b
+        auditor review export-queue week47-queue.csv --min-severity medium
+    """
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.review_export_queue(
+        store, file, collector_id, category, min_severity, limit
+    ):
+        click.echo(line)
+
+
+@review.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def review_import(file: Path, reviewer: str | None, out: Path, db: str | None) -> None:
+    """Import decisions from a CSV (columns finding_id, decision, reason, reviewer; UTF-8,
+    UTF-8 with BOM or GB18030). Bad rows are reported by line and skipped; the good ones are
+    imported in one transaction. Exit code 3 when some rows were bad.
+
+    Example:
+
+    \b
+        auditor review import week47-queue.csv --reviewer 王芳
+    """
+    from auditor.review import commands
+
+    summary = commands.review_import(_open(db, out), file, reviewer)
+    for line in summary.describe():
+        click.echo(line)
+    _finish(summary.errors)
+
+
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; keep it local."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@queue_filter_options
+@reviewer_option
+@out_option
+@db_option
+@with_logging
+def serve(
+    host: str,
+    port: int,
+    collector_id: str | None,
+    category: str | None,
+    min_severity: str | None,
+    reviewer: str | None,
+    out: Path,
+    db: str | None,
+) -> None:
+    """Serve the review page on this machine: one finding at a time with its transcript and
+    recording, confirm or dismiss, then the next. Stop with Ctrl-C.
+
+    Example:
+
+    \b
+        auditor serve --db week47.db --reviewer 王芳
+    """
+    from auditor.review import commands
+
+    server, url = commands.serve(
+        _open(db, out), reviewer, host, port, collector_id, category, min_severity
+    )
+    click.echo(f"Review page at {url} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@rules.command("feedback")
+@click.option(
+    "--write-examples", is_flag=True, help="Also write dismissed findings as no_match candidates."
+)
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("feedback"),
+    show_default=True,
+    help="Folder for the candidates, one <RULE-ID>.yaml per rule.",
+)
+@click.option(
+    "--rules-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Rule files, to name each rule's file and skip examples it already has.",
+)
+@out_option
+@db_option
+@with_logging
+def rules_feedback(
+    write_examples: bool, to_dir: Path, rules_dir: Path | None, out: Path, db: str | None
+) -> None:
+    """Per rule: findings confirmed, dismissed and still open, and why they were dismissed.
+
+    Example:
+
+    \b
+        auditor rules feedback --write-examples --to feedback/
+    """
+    from auditor.review import commands
+
+    store = _open(db, out)
+    for line in commands.rules_feedback(store):
+        click.echo(line)
+    if write_examples:
+        for line in commands.rules_feedback_write_examples(store, to_dir, rules_dir):
+            click.echo(line)
 
 
 @cli.group()

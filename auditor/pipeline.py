@@ -95,25 +95,52 @@ def run_pipeline(
         result.stages.append(StageResult("scan", scanned.describe(), len(scanned.failed)))
 
         if options.report:
-            from auditor.report.commands import report_command
-
-            written = report_command(
-                store,
-                out / "reports",
-                lang=options.lang,
-                rules=options.rules,
-                unmasked=options.unmasked,
-            )
-            result.stages.append(StageResult("report", written.describe()))
+            result.stages.append(write_reports(store, out, options))
         if options.export:
-            from auditor.report.commands import export_command
-
-            bundle = export_command(
-                store, out / "export", rules=options.rules, unmasked=options.unmasked
-            )
-            result.stages.append(StageResult("export", bundle.describe()))
+            result.stages.append(write_export(store, out, options))
         status = "partial" if result.failures else "ok"
     finally:
         engines.close()
         store.finish_run(run_id, status)
     return result
+
+
+def write_reports(store: Store, out: Path, options: PipelineOptions) -> StageResult:
+    """The weekly report and scorecards of every week with contacts, newest last."""
+    from auditor.report.commands import report_command
+    from auditor.report.frames import weeks_with_contacts
+
+    weeks = weeks_with_contacts(store.engine)
+    written = [
+        report_command(
+            store, out, week=week, lang=options.lang, unmasked=options.unmasked, rules=options.rules
+        )
+        for week in weeks
+    ]
+    if not written:
+        return StageResult("report", "no contacts, no report")
+    pages = sum(1 + len(r.scorecard_paths) for r in written)
+    return StageResult(
+        "report",
+        f"{len(written)} weekly reports ({', '.join(weeks)}) and scorecards, {pages} pages; "
+        f"latest: {written[-1].weekly_path}",
+    )
+
+
+def write_export(store: Store, out: Path, options: PipelineOptions) -> StageResult:
+    """The regulator bundle of every stored contact, into OUT/export."""
+    from auditor.report.commands import export_command
+    from auditor.report.frames import local_date_range
+
+    span = local_date_range(store.engine)
+    if span is None:
+        return StageResult("export", "no contacts, no export")
+    bundle = export_command(
+        store,
+        out / "export",
+        span[0].isoformat(),
+        span[1].isoformat(),
+        unmasked=options.unmasked,
+        rules=options.rules,
+    )
+    return StageResult("export", bundle.describe())

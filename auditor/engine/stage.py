@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.engine.pack import RulePack
 from auditor.models import Contact
+from auditor.progress import Progress, no_progress
 from auditor.store.leases import exclusive, release_dead_leases, worker_name
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,16 @@ def scan_pending(
     store: Any,
     pack: RulePack,
     run_id: int,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ScanSummary:
     """Scan every contact not yet scanned at `pack.version`, then the frequency rules."""
     summary = ScanSummary(ruleset_version=pack.version)
     pending: list[Contact] = store.pending(TEXT_STAGE, pack.version)
-    total = len(pending)
     # Other processes may scan the same store: each contact is leased before it is scanned, so
-    # none is scanned twice; `pending` only sizes the progress count.
+    # none is scanned twice; `pending` only sizes the progress bar.
+    ticks = iter((progress or no_progress)(pending, "scan"))
     release_dead_leases(store, TEXT_STAGE)
-    leased = store.claimed(TEXT_STAGE, pack.version, worker_name(TEXT_STAGE))
-    for n, contact in enumerate(leased, start=1):
+    for contact in store.claimed(TEXT_STAGE, pack.version, worker_name(TEXT_STAGE)):
         try:
             segments = store.segments(contact.id)
             errors: list[str] = []
@@ -86,8 +85,8 @@ def scan_pending(
             store.record_failure(run_id, path=_where(contact), stage=TEXT_STAGE, error=str(exc))
             store.release(contact.id, TEXT_STAGE)  # the next run tries it again
             summary.failed.append((contact.external_id, str(exc)))
-        if progress is not None:
-            progress(min(n, total), total)
+        next(ticks, None)
+    next(ticks, None)  # the end of the iteration closes the bar
 
     scan_contact_rules(store, pack, run_id, summary)
     return summary

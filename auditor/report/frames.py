@@ -289,3 +289,25 @@ def latest_week(engine: Engine) -> str | None:
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _local_times(engine: Engine) -> pd.DataFrame:
+    """Local time columns of every current contact (only the two columns needed)."""
+    c = t.contact.c
+    query = select(c.started_at, c.timezone).where(c.is_current.is_(True))
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    return add_local_time(frame)
+
+
+def weeks_with_contacts(engine: Engine) -> list[str]:
+    """Every ISO week (debtor's local time) that holds a current contact, oldest first."""
+    return sorted(set(_local_times(engine)["week"]))
+
+
+def local_date_range(engine: Engine) -> tuple[date, date] | None:
+    """The first and last local dates of the current contacts, or None for an empty store."""
+    frame = _local_times(engine)
+    if frame.empty:
+        return None
+    return frame["local_date"].min(), frame["local_date"].max()

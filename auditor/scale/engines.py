@@ -7,7 +7,7 @@ leases contacts from the store, so any mix of engines and processes can share on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -40,7 +40,7 @@ class LocalEngine:
     def scan(self, store: Any, pack: Any, run_id: int, progress: Any) -> Any:
         from auditor.engine.stage import scan_pending
 
-        return scan_pending(store, pack, run_id, progress=counted(progress, "scan"))
+        return scan_pending(store, pack, run_id, progress=progress)
 
 
 class RayEngine:
@@ -65,23 +65,6 @@ class RayEngine:
         from auditor.scale.ray_scan import scan_pending_ray
 
         return scan_pending_ray(store, pack, run_id, self.options, progress=progress)
-
-
-def counted(progress: Progress | None, desc: str) -> Callable[[int, int], None] | None:
-    """The scan stage counts (done, total); the CLI's progress bar iterates. Bridge the two."""
-    if progress is None:
-        return None
-    bar: Iterator[int] | None = None
-
-    def tick(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = iter(progress(range(total), desc))
-        next(bar, None)
-        if done >= total:
-            next(bar, None)  # the end of the iteration closes the bar
-
-    return tick
 
 
 @contextmanager
