@@ -31,7 +31,7 @@ CUSTOMER_LINES = [
 ]
 
 
-def make_sidecar_calls(folder: Path, n: int = 12, accounts: int = 4) -> Path:
+def make_sidecar_calls(folder: Path, n: int = 12, accounts: int = 2) -> Path:
     """`n` calls over `accounts` accounts (several calls a day each, for the frequency rules)."""
     rows = []
     for i in range(n):
