@@ -117,6 +117,10 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _AlreadyDone(Exception):
+    """Rolls back a lease taken on a contact another worker has just finished."""
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -147,6 +151,7 @@ class Store:
         asks for `auditor db upgrade` (after a backup), a newer one for a newer auditor.
         """
         with self._connect() as conn:
+            self._lock_schema(conn)
             config, script, current = self._alembic(conn)
             head = script.get_current_head()
             if current == head:
@@ -174,6 +179,7 @@ class Store:
     def upgrade(self) -> tuple[str | None, str]:
         """Apply pending migrations; returns (revision before, revision after)."""
         with self._connect() as conn:
+            self._lock_schema(conn)
             config, script, current = self._alembic(conn)
             known = {rev.revision for rev in script.walk_revisions()}
             if current is not None and current not in known:
@@ -183,6 +189,15 @@ class Store:
             command.upgrade(config, "head")
             conn.commit()
             return current, str(script.get_current_head())
+
+    @staticmethod
+    def _lock_schema(conn: Connection) -> None:
+        """Workers started together on a new database create its schema once, one at a time:
+        the others wait, then find it at the head revision."""
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8148)")  # auditor's schema lock
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -485,7 +500,7 @@ class Store:
         taken: list[Contact] = []
         for contact in candidates:
             try:
-                with self.engine.begin() as conn:
+                with self._write() as conn:
                     conn.execute(
                         insert(t.claim).values(
                             contact_id=contact.id,
@@ -494,12 +509,33 @@ class Store:
                             expires_at=now + timedelta(seconds=lease_s),
                         )
                     )
+                    # Another worker may have leased it, finished it and dropped its lease since
+                    # our read: the lease is ours now, but the work is done.
+                    if self._is_done(conn, contact.id, stage, version):
+                        raise _AlreadyDone
             except IntegrityError:
-                continue  # another worker took it between our read and our insert
+                continue  # another worker holds it
+            except _AlreadyDone:
+                continue  # the transaction rolled our lease back
             taken.append(contact)
             if len(taken) == limit:
                 break
         return taken
+
+    @staticmethod
+    def _is_done(conn: Connection, contact_id: Any, stage: str, version: str) -> bool:
+        return (
+            conn.execute(
+                select(t.stage_done.c.contact_id).where(
+                    and_(
+                        t.stage_done.c.contact_id == contact_id,
+                        t.stage_done.c.stage == stage,
+                        t.stage_done.c.version == version,
+                    )
+                )
+            ).first()
+            is not None
+        )
 
     def leases(self, stage: str) -> list[tuple[int, str]]:
         """(contact id, worker) of every lease of `stage`, expired or not."""
