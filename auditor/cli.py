@@ -341,7 +341,7 @@ def transcribe(
     default=None,
     envvar="AUDITOR_RAY_ADDRESS",
     help="With --engine ray: a cluster to join (auto, host:6379, ray://host:10001). "
-    "Default: start a private local Ray on 127.0.0.1.",
+    "Default: start a private local Ray for this run.",
 )
 @click.option(
     "--ray-ship-audio",
