@@ -35,7 +35,7 @@ class RayUnavailableError(AuditorError):
 class RayOptions:
     """How to reach Ray and how much to keep in flight.
 
-    address: None starts a private local Ray on 127.0.0.1 for this run; "auto" joins the cluster
+    address: None starts a private local Ray for this run; "auto" joins the cluster
         this machine belongs to; "ray://host:10001" or "host:6379" joins a remote one.
     ship_audio: send each recording's bytes through Ray's object store, for workers that cannot
         read the input folder; otherwise workers open `source_path` on a shared file system.
@@ -80,13 +80,14 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
         "ignore_reinit_error": True,
     }
     if options.address is None:
+        # A private Ray for this run only. Ray 2.60 still listens on every interface (with its
+        # token authentication on); docs/scaling.md says how to fence it off.
         kwargs.update(
             address="local",
             num_cpus=options.local_cpus,
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-            _node_ip_address="127.0.0.1",
         )
-        where = f"a local Ray on 127.0.0.1 with {options.local_cpus} CPUs"
+        where = f"a private local Ray with {options.local_cpus} CPUs"
     else:
         kwargs["address"] = options.address
         where = f"the Ray cluster at {options.address}"

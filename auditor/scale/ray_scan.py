@@ -102,9 +102,8 @@ def scan_pending_ray(
             for batch, result in windowed(ray, _batches(leased, size), submit, window):
                 by_id = {c.id: c for c in batch}
                 if isinstance(result, ray.exceptions.RayError):
-                    result = [
-                        ContactScan(c.id, failure=f"the scan task died: {result}") for c in batch
-                    ]  # type: ignore[arg-type]
+                    died = f"the scan task died {RETRIES + 1} times: {type(result).__name__}"
+                    result = [ContactScan(int(c.id or 0), failure=died) for c in batch]
                 for scanned in result:
                     contact = by_id[scanned.contact_id]
                     if scanned.failure is not None:
