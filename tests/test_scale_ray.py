@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,16 @@ def test_a_recording_missing_at_ship_time_is_a_stored_failure_and_the_run_goes_o
     options = PipelineOptions(
         engine="ray", ray=RayOptions(ship_audio=True, workers=1), report=False, export=False
     )
-    result = run_pipeline(store, folder, tmp_path / "out", options)
+    ticks: Counter[str] = Counter()
+    sizes: dict[str, int] = {}
+
+    def progress(items: Any, desc: str) -> Iterator[Any]:  # the auditor.progress protocol
+        sizes[desc] = len(items)
+        for item in items:
+            ticks[desc] += 1
+            yield item
+
+    result = run_pipeline(store, folder, tmp_path / "out", options, progress=progress)
 
     failures = [f for f in store.failures() if f.stage == "transcribe"]
     assert [Path(f.path).name for f in failures] == ["s001.wav"]
@@ -140,6 +150,8 @@ def test_a_recording_missing_at_ship_time_is_a_stored_failure_and_the_run_goes_o
     assert result.failures >= 1
     assert store.count("segment") == 2 * 6  # the other calls were transcribed
     assert store.count("claim") == 0  # the failed call's lease was given back
+    # The bar knew the totals and advanced once per finished call, the failed one included.
+    assert sizes == {"transcribe": 3, "scan": 3} and ticks == {"transcribe": 3, "scan": 3}
 
 
 def test_engine_ray_without_ray_installed_names_the_extra(
@@ -200,3 +212,57 @@ def test_window_bounds_what_is_in_flight_and_leases_just_in_time() -> None:
         assert len(pulled) - len(seen) <= 4
     assert ray.most == 4
     assert sorted(seen) == [(i, i * 10) for i in range(1, 1001)]
+
+
+@pytest.mark.model
+def test_a_real_recording_transcribed_by_a_ray_actor_matches_the_local_engine(
+    local_ray: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whisper itself, not a sidecar: the actor loads the model and gives the local text."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    corpus = REPO / "sample_calls"
+    source = corpus / "audio" / "2026-W47" / "c029.wav"  # the shortest call, 14 s
+    if not source.is_file():
+        pytest.skip("sample_calls/ is not in this checkout")
+    folder = tmp_path / "calls"
+    (folder / "audio").mkdir(parents=True)
+    shutil.copyfile(source, folder / "audio" / "c029.wav")
+    row = next(
+        line for line in (corpus / "manifest.csv").read_text().splitlines() if "c029" in line
+    )
+    header = (corpus / "manifest.csv").read_text().splitlines()[0]
+    (folder / "manifest.csv").write_text(
+        f"{header}\n{row.replace('audio/2026-W47/', 'audio/')}\n", encoding="utf-8"
+    )
+    from auditor.transcribe import TranscribeOptions
+
+    def run(engine: str) -> dict[str, list[tuple]]:
+        out = tmp_path / engine
+        store = open_store(out / "auditor.db")
+        options = PipelineOptions(
+            engine=engine,
+            ray=RayOptions(workers=1) if engine == "ray" else None,
+            transcribe=TranscribeOptions(cpu_threads=2),
+            report=False,
+            export=False,
+        )
+        result = run_pipeline(store, folder, out, options)
+        assert result.failures == 0
+        assert "1 transcribed" in result.stages[1].line  # by Whisper, not from a cache
+        store.close()
+        return store_contents(str(out / "auditor.db"))
+
+    # Transcripts cached in a folder of this test's own, emptied between the two runs, so both
+    # really run Whisper (the model itself stays where it is).
+    import auditor.transcribe.cache as transcript_cache
+
+    monkeypatch.setattr(transcript_cache, "cache_root", lambda: tmp_path / "cache")
+    local = run("local")
+    shutil.rmtree(tmp_path / "cache")
+    on_ray = run("ray")
+    assert local["segments"], "Whisper heard nothing in the call"
+    assert any("\u4e00" <= ch <= "\u9fff" for seg in local["segments"] for ch in seg[5])
+    assert on_ray == local
