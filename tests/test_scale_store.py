@@ -143,3 +143,19 @@ def test_leases_of_dead_local_workers_are_released(db_url: str, tmp_path: Path) 
     assert sorted(c for c, _ in store.leases("transcribe")) == [second, third]
     # The released contact can be taken again at once; the others stay with their holders.
     assert [c.id for c in store.claim("transcribe", "v1", alive, 5)] == [first]
+
+
+def test_claimed_skips_what_it_released_and_nothing_else(db_url: str, tmp_path: Path) -> None:
+    folder = make_sidecar_calls(tmp_path / "calls", n=4)
+    store, run_id = _ingested(db_url, folder)
+    taken = []
+    for contact in store.claimed("transcribe", "v1", worker_name(), batch=1):
+        taken.append(contact.external_id)
+        if contact.external_id == "s001":
+            store.release(contact.id, "transcribe")  # failed: not again in this iteration
+        else:
+            store.save_segments(contact.id, [], "v1", run_id)
+    assert sorted(taken) == ["s000", "s001", "s002", "s003"]  # each once
+    assert store.count("claim") == 0
+    # A later iteration (the next run) tries the failed one again, and only it.
+    assert [c.external_id for c in store.claimed("transcribe", "v1", worker_name())] == ["s001"]

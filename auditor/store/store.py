@@ -125,6 +125,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
+        # Contacts released (failed) while a `claimed` iteration of their stage runs: that
+        # iteration must not lease them again. Only failures are kept, never the whole backlog.
+        self._released: dict[str, list[set[int]]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -548,20 +551,29 @@ class Store:
         """Give a lease back without results (the item failed and its failure is recorded)."""
         with self.engine.begin() as conn:
             self._drop_claim(conn, contact_id, stage)
+        for failed in self._released.get(stage, []):
+            failed.add(int(contact_id))
 
     def claimed(
         self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
     ) -> Iterator[Contact]:
-        """Pending contacts, each leased to `worker` until its results are saved or released."""
-        seen: set[int] = set()
-        while True:
-            leased = self.claim(stage, version, worker, batch, channel, exclude=seen)
-            if not leased:
-                return
-            for contact in leased:
-                assert contact.id is not None
-                seen.add(contact.id)
-                yield contact
+        """Pending contacts, each leased to `worker` until its results are saved or released.
+
+        A saved contact is no longer pending and a contact still leased is skipped by `claim`,
+        so only the ones released during this iteration need excluding: memory and the query
+        stay small however long the backlog is.
+        """
+        failed: set[int] = set()
+        watchers = self._released.setdefault(stage, [])
+        watchers.append(failed)
+        try:
+            while True:
+                leased = self.claim(stage, version, worker, batch, channel, exclude=failed)
+                if not leased:
+                    return
+                yield from leased
+        finally:
+            watchers.remove(failed)
 
     @staticmethod
     def _drop_claim(conn: Connection, contact_id: int, stage: str) -> None:
