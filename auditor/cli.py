@@ -243,7 +243,7 @@ def ingest(folder: Path, out: Path, db: str | None, quiet: bool) -> None:
     run_id = store.begin_run("ingest", {"folder": str(folder)})
     summary = ingest_folder(store, folder, run_id)
     store.finish_run(run_id, "partial" if summary.failures else "ok")
-    click.echo(summary.describe())
+    click.echo(f"ingest: {summary.describe()}")
     _finish(summary.failures)
 
 
@@ -688,28 +688,58 @@ def rules_lint(path: str) -> None:
 @rules_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object for other tools.")
 @click.option("--show", default=20, show_default=True, help="Misses and false alarms to list.")
-def evaluate(labels: Path, rules: str, as_json: bool, show: int) -> None:
-    """Precision, recall and F1 per category on a labelled set.
+@workers_option
+@out_option
+@db_option
+@quiet_option
+@with_logging
+def evaluate(
+    labels: Path,
+    rules: str,
+    as_json: bool,
+    show: int,
+    workers: int,
+    out: Path,
+    db: str | None,
+    quiet: bool,
+) -> None:
+    """Precision, recall and F1 per category on a labelled set or a labelled corpus.
 
-    LABELS is JSON Lines, one utterance a line: text, speaker (collector/customer), language
-    (zh/en), labels (categories; empty when clean), optionally party (debtor/third_party).
+    LABELS as a file: JSON Lines, one utterance a line: text, speaker (collector/customer),
+    language (zh/en), labels (categories; empty when clean), optionally party.
 
-    Example:
+    LABELS as a folder (such as sample_calls/, with labels.jsonl): the whole pipeline runs over
+    it into OUT (cached: a second eval transcribes nothing), then the stored findings are
+    compared with the labelled ones (same call and category, overlapping in time) and the
+    transcripts with the scripts (character error rate per speaker; word error rate in English).
+
+    Examples:
 
     \b
         auditor eval tests/data/dev_utterances.jsonl --json
+        auditor eval sample_calls/ --out eval-out
     """
-    import json
-
     from auditor.engine import load_pack
-    from auditor.engine.evaluate import evaluate as run_eval
-    from auditor.engine.evaluate import format_evaluation
 
-    result = run_eval(load_pack(rules), labels)
+    if labels.is_dir():
+        from auditor.corpus_eval import evaluate_corpus, format_corpus_evaluation
+        from auditor.pipeline import PipelineOptions, run_pipeline
+
+        store = _open(db, out)
+        options = PipelineOptions(rules=rules, workers=workers, report=False, export=False)
+        run_pipeline(store, labels, out, options, progress=_progress(quiet))
+        result = evaluate_corpus(store, labels)
+        text = format_corpus_evaluation(result, show=show)
+    else:
+        from auditor.engine.evaluate import evaluate as run_eval
+        from auditor.engine.evaluate import format_evaluation
+
+        result = run_eval(load_pack(rules), labels)
+        text = format_evaluation(result, show=show)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
     else:
-        click.echo(format_evaluation(result, show=show))
+        click.echo(text)
 
 
 def reviewer_option(func: F) -> F:

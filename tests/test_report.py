@@ -71,17 +71,32 @@ def test_collector_with_the_worst_findings_ranks_first_and_scores_follow_the_for
     html = zh_report.weekly_path.read_text(encoding="utf-8")
     ranking = _ranking(html)
     assert [name for _, name in ranking] == [
-        "bad_wang",  # critical + 2 high + medium on 4 contacts: 0
-        "mid_chen",  # medium + low on 5 contacts: 100 - 3*100/5 = 40
-        "us_smith",  # low on 2 contacts: 50
+        "bad_wang",  # critical + 2 high + medium, one per contact, on 4: 100*(1-22/40) = 45
+        "mid_chen",  # medium + low on 5 contacts: 100*(1-3/50) = 94
+        "us_smith",  # low on 2 contacts: 100*(1-1/20) = 95
         "dismissed_zhao",  # both findings dismissed: 100
         "good_li",
     ]
-    assert compliance_score(3, 5) == 40.0 and compliance_score(1, 2) == 50.0
-    assert compliance_score(22, 4) == 0.0 and compliance_score(0, 3) == 100.0
+    assert compliance_score(3, 5) == 94.0 and compliance_score(1, 2) == 95.0
+    assert compliance_score(22, 4) == 45.0 and compliance_score(0, 3) == 100.0
+    assert compliance_score(50, 5) == 0.0  # every contact wholly non-compliant
     row = re.search(r'data-collector="mid_chen".*?</tr>', html, re.S).group(0)
-    assert ">40.0<" in row
-    assert "合规分 = 100 − 每百次联系的加权违规点数" in html
+    assert ">94.0<" in row
+    row = re.search(r'data-collector="bad_wang".*?</tr>', html, re.S).group(0)
+    assert ">45.0<" in row
+    assert "合规分 = 100 ×（1 − 扣分 ÷（10 × 本周联系次数））" in html
+
+
+def test_one_contact_loses_at_most_what_one_critical_finding_costs() -> None:
+    import pandas as pd
+
+    from auditor.report.scoring import capped_points
+
+    counted = pd.DataFrame(
+        {"contact_id": [1, 1, 1, 2], "severity": ["critical", "critical", "high", "medium"]}
+    )
+    points = capped_points(counted)
+    assert points.groupby(counted["contact_id"]).sum().to_dict() == {1: 10.0, 2: 2.0}
 
 
 def test_headline_counts_contacts_and_only_counted_findings(zh_report) -> None:
@@ -145,7 +160,7 @@ def test_preview_rule_findings_are_shown_apart_and_not_counted(zh_report) -> Non
     preview = page.split('<section id="preview">', 1)[1]
     assert "CN-PREVIEW-001" in preview
     assert "CN-PREVIEW-001" not in page.split('<section id="preview">', 1)[0]
-    assert _figure(page, "score") == "40.0" and _figure(page, "counted") == "2"
+    assert _figure(page, "score") == "94.0" and _figure(page, "counted") == "2"
 
 
 def test_speakers_words_are_marked_in_context_with_a_player_at_the_finding(

@@ -172,7 +172,6 @@ def test_without_the_masker_the_queue_refuses_clearly(
 
 
 def test_queue_masks_with_the_project_masker(store: Store, tmp_path: Path) -> None:
-    pytest.importorskip("auditor.textmask", reason="auditor.textmask is merged from another branch")
     sample_store(store, tmp_path)
     shown = " ".join(i.context.marked() for i in review_queue(store, "all"))
     assert ID_NUMBER not in shown and ID_NUMBER[6:14] not in shown

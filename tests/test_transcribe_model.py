@@ -110,9 +110,8 @@ def test_mono_recording_is_speaker_unknown_with_language_detected(
 def test_second_run_transcribes_nothing_and_loads_no_model(
     stereo_call: Path, model_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_transcribe_stage import FakeStore, call
-
     from auditor.transcribe.stage import transcribe_pending
+    from tests.test_transcribe_stage import FakeStore, call
 
     monkeypatch.setenv("AUDITOR_CACHE", str(model_cache))
     options = TranscribeOptions(language="en", cpu_threads=2)

@@ -54,7 +54,12 @@ class FakeStore:
         return []
 
     def save_segments(
-        self, contact_id: Any, segments: list[Segment], stage_version: str, run_id: int
+        self,
+        contact_id: Any,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int,
+        duration_s: float | None = None,
     ) -> None:
         self.segments[contact_id] = list(segments)
         self.done[contact_id] = stage_version

@@ -265,3 +265,44 @@ def test_broken_sidecar_line_names_file_and_line(stereo_call: Path) -> None:
     )
     with pytest.raises(AudioError, match=r"call\.wav\.transcript\.jsonl:2: .*speaker"):
         transcribe_recording(stereo_call, ToneTranscriber(), OPTIONS)
+
+
+# --- restoring the timeline after VAD ------------------------------------------------------------
+
+
+def test_a_segment_spanning_two_turns_is_split_where_the_words_pause() -> None:
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    from auditor.transcribe.backends import RawSegment, to_timeline
+
+    # Speech at 1-3 s and 10-12 s of the channel; Whisper saw them joined as 0-4 s.
+    time_map = SpeechTimestampsMap(
+        [{"start": 16000, "end": 48000}, {"start": 160000, "end": 192000}], SAMPLE_RATE
+    )
+    words = [(0.1, 0.9, "我最近"), (1.0, 1.9, "太忙了"), (2.1, 2.9, "今天"), (3.0, 3.8, "就还")]
+    raw = [RawSegment(0.0, 4.0, "我最近太忙了今天就还", -0.3, 0.05, words)]
+
+    split = to_timeline(raw, time_map, OPTIONS, Speaker.CUSTOMER, "zh")
+    whole = to_timeline(
+        raw, time_map, TranscribeOptions(split_pause_s=None), Speaker.CUSTOMER, "zh"
+    )
+
+    assert [(s.start_s, s.end_s, s.text) for s in split] == [
+        (1.1, 2.9, "我最近太忙了"),
+        (10.1, 11.8, "今天就还"),
+    ]
+    assert [(s.start_s, s.end_s, s.text) for s in whole] == [(1.1, 11.8, "我最近太忙了今天就还")]
+    assert {s.speaker for s in split} == {Speaker.CUSTOMER}
+
+
+def test_segments_without_words_are_mapped_back_by_their_own_times() -> None:
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    from auditor.transcribe.backends import RawSegment, to_timeline
+
+    time_map = SpeechTimestampsMap([{"start": 80000, "end": 112000}], SAMPLE_RATE)
+    raw = [RawSegment(0.5, 1.5, " Hello. ", -0.2, 0.01, None)]
+
+    (segment,) = to_timeline(raw, time_map, OPTIONS, Speaker.COLLECTOR, "en")
+
+    assert (segment.start_s, segment.end_s, segment.text) == (5.5, 6.5, "Hello.")

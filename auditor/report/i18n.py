@@ -49,14 +49,14 @@ TEXT: dict[str, dict[str, str]] = {
     "scorecard": {"zh": "记分卡", "en": "Scorecard"},
     "formula_title": {"zh": "合规分的计算方法", "en": "How the score is computed"},
     "formula": {
-        "zh": "合规分 = 100 − 每百次联系的加权违规点数，取值限定在 0–100。权重：严重 {critical}，高 {high}，"
-        "中 {medium}，低 {low}。每百次联系的加权点数 = 本周计入违规的权重之和 ÷ 本周联系次数（通话与消息）× 100。"
-        "审核中被驳回的违规和预览（preview）规则的违规不计入。",
-        "en": "Score = 100 − severity-weighted findings per 100 contacts, kept within 0–100. "
-        "Weights: critical {critical}, high {high}, medium {medium}, low {low}. Weighted findings "
-        "per 100 contacts = the sum of the weights of the week's counted findings ÷ the week's "
-        "contacts (calls and messages) × 100. Findings dismissed in review and findings of "
-        "preview rules do not count.",
+        "zh": "合规分 = 100 ×（1 − 扣分 ÷（10 × 本周联系次数））。每条计入的违规按严重程度扣分：严重 {critical}，"
+        "高 {high}，中 {medium}，低 {low}；每次联系（通话或消息）最多扣 10 分，即一条严重违规或两条高危违规使该次联系"
+        "完全不合规。合规分因此是本周合规联系所占的加权比例，0–100。审核中被驳回的违规和预览（preview）规则的违规不计入。",
+        "en": "Score = 100 × (1 − points ÷ (10 × the week's contacts)). Each counted finding costs "
+        "points by severity: critical {critical}, high {high}, medium {medium}, low {low}; one "
+        "contact (call or message) loses at most 10, so one critical or two high findings make a "
+        "contact wholly non-compliant. The score is the weighted share of compliant contacts, "
+        "0–100. Findings dismissed in review and findings of preview rules do not count.",
     },
     "category_trend": {"zh": "近几周各类违规数量", "en": "Findings by category, recent weeks"},
     "contact_hours": {

@@ -7,20 +7,36 @@ import pandas as pd
 
 from auditor.models import Category, Severity
 
-# How many "points" one counted finding costs, by severity. A critical finding (violence,
-# impersonating police) in every tenth contact takes a collector to zero; one low-severity slip
-# in a hundred contacts costs one point.
+# How many points one counted finding costs, by severity. A contact can lose at most
+# CONTACT_POINTS: one critical finding (violence, impersonating police) or two high ones make a
+# contact wholly non-compliant, a medium one a fifth of it. The score is then the compliant share
+# of the week's contacts, so it reads the same for 5 contacts and for 5,000, and a collector with
+# many findings on one bad call is not ranked below one who breaks the rules on every call.
 SEVERITY_WEIGHTS: dict[str, int] = {"critical": 10, "high": 5, "medium": 2, "low": 1}
+CONTACT_POINTS = 10
 
 SEVERITIES = [s.value for s in sorted(Severity, key=lambda s: -s.rank)]
 CATEGORIES = [c.value for c in Category]
 
 
 def compliance_score(points: float, contacts: int) -> float | None:
-    """100 − weighted findings per 100 contacts, within 0–100; None without contacts."""
+    """100 × (1 − points ÷ (CONTACT_POINTS × contacts)); `points` already capped per contact.
+
+    None without contacts.
+    """
     if contacts <= 0:
         return None
-    return round(min(100.0, max(0.0, 100.0 - points * 100.0 / contacts)), 1)
+    lost = points / (CONTACT_POINTS * contacts)
+    return round(min(100.0, max(0.0, 100.0 * (1.0 - lost))), 1)
+
+
+def capped_points(counted: pd.DataFrame) -> pd.Series:
+    """Each counted finding's points, scaled down where its contact would lose more than
+    CONTACT_POINTS, so that sums over any grouping respect the per-contact cap."""
+    raw = counted["severity"].map(SEVERITY_WEIGHTS).fillna(0).astype(float)
+    per_contact = raw.groupby(counted["contact_id"]).transform("sum")
+    scale = (CONTACT_POINTS / per_contact).clip(upper=1.0).fillna(1.0)
+    return raw * scale
 
 
 def collector_weeks(contacts: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -34,7 +50,7 @@ def collector_weeks(contacts: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFr
         lambda s: s.mode().iat[0] if len(s) else ""
     )
     counted = findings.loc[findings["counted"]]
-    weighted = counted.assign(points=counted["severity"].map(SEVERITY_WEIGHTS).fillna(0))
+    weighted = counted.assign(points=capped_points(counted))
     grouped = weighted.groupby(["collector_id", "week"])
     table = pd.concat(
         [
@@ -60,5 +76,4 @@ def collector_weeks(contacts: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFr
 
 def team_score(contacts: int, findings: pd.DataFrame) -> float | None:
     counted = findings.loc[findings["counted"]]
-    points = float(counted["severity"].map(SEVERITY_WEIGHTS).fillna(0).sum())
-    return compliance_score(points, contacts)
+    return compliance_score(float(capped_points(counted).sum()), contacts)

@@ -224,7 +224,9 @@ def transcribe_pending_ray(
 
         for contact, result in windowed(ray, calls(), submit, window, done):
             if isinstance(result, RecordingTranscript):
-                store.save_segments(contact.id, result.segments, version, run_id)
+                store.save_segments(
+                    contact.id, result.segments, version, run_id, duration_s=result.duration_s
+                )
                 summary.segments += len(result.segments)
                 if result.source == "whisper":
                     summary.transcribed += 1

@@ -261,7 +261,7 @@ class Store:
                     options=json.dumps(options or {}, sort_keys=True, default=str),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def update_run(self, run_id: int, **values: Any) -> None:
         if "options" in values:
@@ -380,7 +380,7 @@ class Store:
                 ingest_run=run_id,
             )
         )
-        contact_id = int(result.inserted_primary_key[0])
+        contact_id = _new_id(result)
         if message_segment is not None:
             self._write_segments(conn, contact_id, [message_segment])
             self._mark_done(conn, contact_id, TRANSCRIBE, "text", run_id)
@@ -630,11 +630,23 @@ class Store:
 
     @retried("the transcript of contact")
     def save_segments(
-        self, contact_id: int, segments: list[Segment], stage_version: str, run_id: int | None
+        self,
+        contact_id: int,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int | None,
+        duration_s: float | None = None,
     ) -> None:
-        """Replace the contact's transcript and mark it transcribed, in one transaction."""
+        """Replace the contact's transcript and mark it transcribed, in one transaction; the
+        recording's decoded length, when given, becomes the contact's duration."""
         ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
         with self._write() as conn:
+            if duration_s is not None:
+                conn.execute(
+                    update(t.contact)
+                    .where(t.contact.c.id == contact_id)
+                    .values(duration_s=duration_s)
+                )
             self._write_segments(conn, contact_id, ordered)
             self._mark_done(conn, contact_id, TRANSCRIBE, stage_version, run_id)
             self._drop_claim(conn, contact_id, TRANSCRIBE)
@@ -848,7 +860,7 @@ class Store:
                     decided_at=datetime.now(UTC),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def review_history(self, finding_id: int | None = None) -> list[dict[str, Any]]:
         query = select(t.review).order_by(t.review.c.id)
@@ -859,6 +871,13 @@ class Store:
                 {**dict(r), "decided_at": as_utc(r.decided_at)}
                 for r in conn.execute(query).mappings()
             ]
+
+
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # every table we insert into has an autoincrement key
+        raise StoreError("the database did not return the new row's id")
+    return int(key[0])
 
 
 def open_store(db: str | Path, create: bool = True) -> Store:

@@ -42,6 +42,83 @@ def _prompt(options: TranscribeOptions) -> str | None:
     return " ".join(parts) or None
 
 
+@dataclass(frozen=True, slots=True)
+class RawSegment:
+    """A back end's segment on the timeline of the audio it was given (speech only)."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    words: list[tuple[float, float, str]] | None  # (start, end, word) when aligned
+
+
+def speech_only(audio: np.ndarray, options: TranscribeOptions) -> tuple[np.ndarray, Any]:
+    """The speech of one channel, silences cut out by Silero VAD, and the map back to the
+    channel's own timeline (None without VAD). Both back ends decode exactly this audio."""
+    if options.vad is None:
+        return audio, None
+    from faster_whisper.vad import SpeechTimestampsMap, VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(audio, VadOptions(**asdict(options.vad)))
+    if not chunks:
+        return audio[:0], None
+    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+    return speech, SpeechTimestampsMap(chunks, SAMPLE_RATE)
+
+
+def to_timeline(
+    raw: list[RawSegment],
+    time_map: Any,
+    options: TranscribeOptions,
+    speaker: Speaker,
+    language: str | None,
+) -> list[Segment]:
+    """Segments on the channel's timeline. Whisper decodes the concatenated speech, so one of
+    its segments can run across several turns; where the aligned words pause longer than
+    `options.split_pause_s` on the real timeline, the segment is split into one per turn."""
+
+    def original(t: float, chunk: int | None = None, is_end: bool = False) -> float:
+        return float(time_map.get_original_time(t, chunk, is_end)) if time_map else t
+
+    def segment(start: float, end: float, text: str, source: RawSegment) -> Segment:
+        return Segment(
+            speaker=speaker,
+            start_s=round(start, 3),
+            end_s=round(max(start, end), 3),
+            text=text.strip(),
+            avg_logprob=source.avg_logprob,
+            no_speech_prob=source.no_speech_prob,
+            language=language,
+        )
+
+    out: list[Segment] = []
+    for item in raw:
+        if not item.words:
+            out.append(
+                segment(original(item.start), original(item.end, is_end=True), item.text, item)
+            )
+            continue
+        words: list[tuple[float, float, str]] = []
+        for start, end, text in item.words:
+            # A word is placed by its end: alignment starts words early, so one that begins a
+            # turn often starts inside the silence before it.
+            chunk = time_map.get_chunk_index(end, is_end=True) if time_map else None
+            words.append((original(start, chunk), original(end, chunk), text))
+        if options.split_pause_s is None:
+            out.append(segment(words[0][0], words[-1][1], item.text, item))
+            continue
+        turn = [words[0]]
+        for aligned in words[1:]:
+            if aligned[0] - turn[-1][1] > options.split_pause_s:
+                out.append(segment(turn[0][0], turn[-1][1], "".join(w[2] for w in turn), item))
+                turn = []
+            turn.append(aligned)
+        out.append(segment(turn[0][0], turn[-1][1], "".join(w[2] for w in turn), item))
+    return [s for s in out if s.text]
+
+
 class FasterWhisperTranscriber:
     backend = "faster-whisper"
 
@@ -85,7 +162,8 @@ class FasterWhisperTranscriber:
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, speaker: Speaker = Speaker.UNKNOWN
     ) -> list[Segment]:
-        if audio.size < _MIN_SAMPLES:
+        speech, time_map = speech_only(audio, options)
+        if speech.size < _MIN_SAMPLES:
             return []
         kwargs: dict[str, Any] = {
             "language": options.language,
@@ -98,31 +176,29 @@ class FasterWhisperTranscriber:
             "condition_on_previous_text": options.condition_on_previous_text,
             "initial_prompt": options.initial_prompt,
             "hotwords": options.hotwords,
-            "word_timestamps": options.word_timestamps,
-            "vad_filter": options.vad is not None,
-            "vad_parameters": asdict(options.vad) if options.vad else None,
+            "word_timestamps": options.aligns_words,
+            "vad_filter": False,  # done above, the same way for every back end
         }
         if self._batched is not None:
-            segments, info = self._batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
+            segments, info = self._batched.transcribe(speech, batch_size=self.batch_size, **kwargs)
         else:
-            segments, info = self._model.transcribe(audio, **kwargs)
-        return [
-            Segment(
-                speaker=speaker,
-                start_s=round(float(s.start), 3),
-                end_s=round(float(s.end), 3),
-                text=s.text.strip(),
-                avg_logprob=float(s.avg_logprob),
-                no_speech_prob=float(s.no_speech_prob),
-                language=info.language,
+            segments, info = self._model.transcribe(speech, **kwargs)
+        raw = [
+            RawSegment(
+                float(s.start),
+                float(s.end),
+                s.text,
+                float(s.avg_logprob),
+                float(s.no_speech_prob),
+                [(w.start, w.end, w.word) for w in s.words] if s.words else None,
             )
             for s in segments
         ]
+        return to_timeline(raw, time_map, options, speaker, info.language)
 
 
 class OpenAIWhisperTranscriber:
-    """The reference implementation. Silence is trimmed with the same Silero VAD, passed as
-    `clip_timestamps`, so both back ends see the same speech."""
+    """The reference implementation, given the same VAD-trimmed speech as faster-whisper."""
 
     backend = "openai-whisper"
 
@@ -164,18 +240,11 @@ class OpenAIWhisperTranscriber:
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, speaker: Speaker = Speaker.UNKNOWN
     ) -> list[Segment]:
-        if audio.size < _MIN_SAMPLES:
+        speech, time_map = speech_only(audio, options)
+        if speech.size < _MIN_SAMPLES:
             return []
-        clips: list[float] | str = "0"
-        if options.vad is not None:
-            from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-            chunks = get_speech_timestamps(audio, VadOptions(**asdict(options.vad)))
-            if not chunks:
-                return []
-            clips = [t / SAMPLE_RATE for c in chunks for t in (c["start"], c["end"])]
         result = self._model.transcribe(
-            audio,
+            speech,
             language=options.language,
             temperature=tuple(options.temperatures),
             beam_size=options.beam_size if options.beam_size > 1 else None,
@@ -185,23 +254,22 @@ class OpenAIWhisperTranscriber:
             no_speech_threshold=options.no_speech_threshold,
             condition_on_previous_text=options.condition_on_previous_text,
             initial_prompt=_prompt(options),
-            word_timestamps=options.word_timestamps,
-            clip_timestamps=clips,
+            word_timestamps=options.aligns_words,
             fp16=self.device == "cuda",
             verbose=None,
         )
-        return [
-            Segment(
-                speaker=speaker,
-                start_s=round(float(s["start"]), 3),
-                end_s=round(float(s["end"]), 3),
-                text=str(s["text"]).strip(),
-                avg_logprob=float(s["avg_logprob"]),
-                no_speech_prob=float(s["no_speech_prob"]),
-                language=result.get("language"),
+        raw = [
+            RawSegment(
+                float(s["start"]),
+                float(s["end"]),
+                str(s["text"]),
+                float(s["avg_logprob"]),
+                float(s["no_speech_prob"]),
+                [(w["start"], w["end"], w["word"]) for w in s["words"]] if s.get("words") else None,
             )
             for s in result["segments"]
         ]
+        return to_timeline(raw, time_map, options, speaker, result.get("language"))
 
 
 def _cuda_available(backend: str) -> bool:

@@ -42,7 +42,12 @@ class TranscriptStore(Protocol):
     def leases(self, stage: str) -> list[tuple[int, str]]: ...
 
     def save_segments(
-        self, contact_id: Any, segments: list[Segment], stage_version: str, run_id: int
+        self,
+        contact_id: Any,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int,
+        duration_s: float | None = None,
     ) -> None: ...
 
     def record_failure(
@@ -178,6 +183,7 @@ def transcribe_pending(
         contact = by_job[int(job.key)]  # type: ignore[call-overload]
         if isinstance(result, Exception):
             message = str(result) if str(result).startswith(job.path) else f"{job.path}: {result!r}"
+            log.error("%s", message)
             store.record_failure(run_id, job.path, STAGE, message)
             store.release(_contact_key(contact), STAGE)  # the next run tries it again
             summary.failed += 1
@@ -186,7 +192,9 @@ def transcribe_pending(
             if on_contact is not None:
                 on_contact(ContactProgress(contact, "failed", 0, None, message))
             continue
-        store.save_segments(_contact_key(contact), result.segments, version, run_id)
+        store.save_segments(
+            _contact_key(contact), result.segments, version, run_id, duration_s=result.duration_s
+        )
         summary.segments += len(result.segments)
         if result.source == "whisper":
             summary.transcribed += 1
