@@ -266,3 +266,43 @@ def test_a_real_recording_transcribed_by_a_ray_actor_matches_the_local_engine(
     assert local["segments"], "Whisper heard nothing in the call"
     assert any("\u4e00" <= ch <= "\u9fff" for seg in local["segments"] for ch in seg[5])
     assert on_ray == local
+
+
+def test_a_ray_driver_and_a_local_run_share_one_postgresql_store_exactly_once(
+    local_ray: Any, pg_database: str, tmp_path: Path
+) -> None:
+    import re
+
+    from tests.test_scale_concurrency import _auditor, _finish, _worked_on
+
+    calls = 150
+    folder = make_sidecar_calls(tmp_path / "calls", n=calls, accounts=10)
+    store = open_store(pg_database)
+    others: list[Any] = []
+
+    def progress(items: Any, desc: str) -> Iterator[Any]:
+        for item in items:
+            if not others:  # the Ray driver is at work: a second process joins in
+                others.append(
+                    _auditor(str(folder), "--db", pg_database, "--out", str(tmp_path / "local"))
+                )
+            yield item
+
+    options = PipelineOptions(engine="ray", ray=RayOptions(workers=2), report=False, export=False)
+    on_ray = run_pipeline(store, folder, tmp_path / "ray", options, progress=progress)
+    store.close()
+    local_output = _finish(others[0])
+
+    transcribed = re.search(r"(\d+) from sidecar", on_ray.stages[1].line)
+    scanned = re.search(r"scanned (\d+) contacts", on_ray.stages[2].line)
+    by_ray = (
+        int(transcribed.group(1)) if transcribed else 0,
+        int(scanned.group(1)) if scanned else 0,
+    )
+    by_local = _worked_on(local_output)
+    # Every call transcribed once and scanned once, between the two of them.
+    assert by_ray[0] + by_local[0] == calls, (on_ray.stages, local_output)
+    assert by_ray[1] + by_local[1] == calls, (on_ray.stages, local_output)
+    shared = store_contents(pg_database)
+    assert shared["leases"] == []
+    assert shared == _run(folder, tmp_path / "alone", "local")

@@ -101,7 +101,7 @@ def store_contents(db: str) -> dict[str, list[tuple]]:
                 t.contact, t.contact.c.id == t.stage_done.c.contact_id
             )
         ).all()
-        contacts = conn.execute(select(ext, t.contact.c.version)).all()
+        contacts = conn.execute(select(ext, t.contact.c.version, t.contact.c.duration_s)).all()
         leases = conn.execute(select(t.claim.c.contact_id)).all()
     store.close()
     # related_contacts holds row ids: the same store built twice numbers contacts alike only
