@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--no-vad", action="store_true")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=0, help="faster-whisper batch size")
+    parser.add_argument("--split", type=float, default=0.8, help="split_pause_s; 0 = off")
     parser.add_argument("--language", choices=["zh", "en"], help="only calls in this language")
     parser.add_argument("--limit", type=int, help="only the first N calls")
     parser.add_argument("--json", type=Path, help="write the per-call rows and totals here")
@@ -48,6 +50,8 @@ def main() -> None:
         condition_on_previous_text=args.condition,
         vad=None if args.no_vad else TranscribeOptions().vad,
         cpu_threads=args.threads,
+        batch_size=args.batch,
+        split_pause_s=args.split or None,
     )
     calls = read_labelled_calls(Path(args.folder))
     chosen = [

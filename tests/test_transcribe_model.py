@@ -167,3 +167,99 @@ def test_files_command_in_two_workers_keeps_file_order_and_reports_bad_files(
     assert [r["file"] for r in rows] == sorted(
         (r["file"] for r in rows), key=[str(bad), str(mono), str(stereo_call)].index
     )
+
+
+# --- openai-whisper, on the same weights converted from the CTranslate2 model -------------------
+# It needs the auditor[openai-whisper] extra (torch), which CI installs; without it these fail.
+
+
+@pytest.fixture(scope="session")
+def openai(model_cache: Path) -> Transcriber:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITOR_CACHE", str(model_cache))
+        return load_transcriber(TranscribeOptions(backend="openai-whisper", cpu_threads=2))
+
+
+@pytest.fixture(scope="session")
+def faster_float32(model_cache: Path) -> Transcriber:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITOR_CACHE", str(model_cache))
+        return load_transcriber(TranscribeOptions(compute_type="float32", cpu_threads=2))
+
+
+def test_converted_checkpoint_loads_strictly_with_base_dimensions(openai: Transcriber) -> None:
+    import torch
+    import whisper
+
+    checkpoint = torch.load(openai.model.location, map_location="cpu", weights_only=True)
+    model = whisper.model.Whisper(whisper.model.ModelDimensions(**checkpoint["dims"]))
+    result = model.load_state_dict(checkpoint["model_state_dict"], strict=True)
+
+    assert not result.missing_keys and not result.unexpected_keys
+    assert len(checkpoint["model_state_dict"]) == 245
+    assert checkpoint["dims"] == {
+        "n_mels": 80,
+        "n_audio_ctx": 1500,
+        "n_audio_state": 512,
+        "n_audio_head": 8,
+        "n_audio_layer": 6,
+        "n_vocab": 51865,
+        "n_text_ctx": 448,
+        "n_text_state": 512,
+        "n_text_head": 8,
+        "n_text_layer": 6,
+    }
+    assert len(checkpoint["alignment_heads"]) == 8
+
+
+def test_same_options_through_both_back_ends_give_the_same_segments(
+    openai: Transcriber, faster_float32: Transcriber, faster: Transcriber
+) -> None:
+    audio = decode_audio(DATA / "customer_en.ogg")[0]
+    options = TranscribeOptions(language="en")
+
+    results = {
+        t.identity: t.transcribe(audio, options, Speaker.CUSTOMER)
+        for t in (openai, faster_float32, faster)
+    }
+
+    for segments in results.values():
+        assert segments and all(isinstance(s, Segment) for s in segments)
+        assert {s.speaker for s in segments} == {Speaker.CUSTOMER}
+    reference = words(" ".join(s.text for s in results[openai.identity]))
+    assert reference == "i know i will pay next week"
+    # The same weights in the same precision decode to the same words.
+    assert words(" ".join(s.text for s in results[faster_float32.identity])) == reference
+
+
+def test_openai_back_end_keeps_the_invariants_on_a_stereo_call(
+    openai: Transcriber, stereo_call: Path
+) -> None:
+    # Greedy decoding keeps this test's CPU time small; beam search is compared above.
+    segments = transcribe_recording(
+        stereo_call, openai, TranscribeOptions(backend="openai-whisper", language="en", beam_size=1)
+    ).segments
+
+    starts = [s.start_s for s in segments]
+    assert starts == sorted(starts)
+    assert all(0 <= s.start_s <= s.end_s <= CUSTOMER_START_S + 4.05 for s in segments)
+    assert "pay next week" in words(" ".join(s.text for s in segments if s.speaker == "customer"))
+    assert "payment" in words(" ".join(s.text for s in segments if s.speaker == "collector"))
+    assert openai.transcribe(np.zeros(SAMPLE_RATE * 3, np.float32), TranscribeOptions()) == []
+
+
+def test_batched_pipeline_used_on_gpus_gives_the_same_words_on_cpu(
+    stereo_call: Path, model_cache: Path, call_transcript: list[Segment]
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITOR_CACHE", str(model_cache))
+        batched = load_transcriber(TranscribeOptions(cpu_threads=2, batch_size=4))
+    options = TranscribeOptions(language="en", batch_size=4)
+
+    segments = transcribe_recording(stereo_call, batched, options).segments
+
+    for speaker in (Speaker.COLLECTOR, Speaker.CUSTOMER):
+        assert words(" ".join(s.text for s in segments if s.speaker == speaker)) == words(
+            " ".join(s.text for s in call_transcript if s.speaker == speaker)
+        )
+    assert all(0 <= s.start_s <= s.end_s <= CUSTOMER_START_S + 4.05 for s in segments)

@@ -85,8 +85,8 @@ def to_timeline(
     def segment(start: float, end: float, text: str, source: RawSegment) -> Segment:
         return Segment(
             speaker=speaker,
-            start_s=round(start, 3),
-            end_s=round(max(start, end), 3),
+            start_s=round(float(start), 3),
+            end_s=round(float(max(start, end)), 3),
             text=text.strip(),
             avg_logprob=source.avg_logprob,
             no_speech_prob=source.no_speech_prob,
@@ -162,10 +162,46 @@ class FasterWhisperTranscriber:
     def transcribe(
         self, audio: np.ndarray, options: TranscribeOptions, speaker: Speaker = Speaker.UNKNOWN
     ) -> list[Segment]:
+        if self._batched is not None:
+            return self._transcribe_batched(audio, options, speaker)
         speech, time_map = speech_only(audio, options)
         if speech.size < _MIN_SAMPLES:
             return []
-        kwargs: dict[str, Any] = {
+        segments, info = self._model.transcribe(
+            speech,
+            vad_filter=False,  # done above, the same way for every back end
+            **self._decoding(options),
+        )
+        return to_timeline(_raw(segments), time_map, options, speaker, info.language)
+
+    def _transcribe_batched(
+        self, audio: np.ndarray, options: TranscribeOptions, speaker: Speaker
+    ) -> list[Segment]:
+        """On a GPU: the pipeline groups VAD chunks into 30 s windows and decodes them side by
+        side (each window on its own, so nothing is conditioned across windows)."""
+        if audio.size < _MIN_SAMPLES:
+            return []
+        window = 30 * SAMPLE_RATE
+        clips = None
+        if options.vad is None:
+            clips = [
+                {"start": i / SAMPLE_RATE, "end": min(i + window, audio.size) / SAMPLE_RATE}
+                for i in range(0, audio.size, window)
+            ]
+        assert self._batched is not None
+        segments, info = self._batched.transcribe(
+            audio,
+            batch_size=self.batch_size,
+            vad_filter=options.vad is not None,
+            vad_parameters=asdict(options.vad) if options.vad else None,
+            clip_timestamps=clips,
+            **self._decoding(options),
+        )
+        return to_timeline(_raw(segments), None, options, speaker, info.language)
+
+    @staticmethod
+    def _decoding(options: TranscribeOptions) -> dict[str, Any]:
+        return {
             "language": options.language,
             "beam_size": options.beam_size,
             "best_of": options.beam_size,
@@ -177,24 +213,21 @@ class FasterWhisperTranscriber:
             "initial_prompt": options.initial_prompt,
             "hotwords": options.hotwords,
             "word_timestamps": options.aligns_words,
-            "vad_filter": False,  # done above, the same way for every back end
         }
-        if self._batched is not None:
-            segments, info = self._batched.transcribe(speech, batch_size=self.batch_size, **kwargs)
-        else:
-            segments, info = self._model.transcribe(speech, **kwargs)
-        raw = [
-            RawSegment(
-                float(s.start),
-                float(s.end),
-                s.text,
-                float(s.avg_logprob),
-                float(s.no_speech_prob),
-                [(w.start, w.end, w.word) for w in s.words] if s.words else None,
-            )
-            for s in segments
-        ]
-        return to_timeline(raw, time_map, options, speaker, info.language)
+
+
+def _raw(segments: Any) -> list[RawSegment]:
+    return [
+        RawSegment(
+            float(s.start),
+            float(s.end),
+            s.text,
+            float(s.avg_logprob),
+            float(s.no_speech_prob),
+            [(w.start, w.end, w.word) for w in s.words] if s.words else None,
+        )
+        for s in segments
+    ]
 
 
 class OpenAIWhisperTranscriber:
@@ -208,7 +241,8 @@ class OpenAIWhisperTranscriber:
             import whisper
         except ImportError as exc:
             raise ModelError(
-                "the openai-whisper back end needs the extra: pip install 'auditor[openai-whisper]'"
+                "the openai-whisper back end needs torch and openai-whisper: pip install "
+                "'auditor[openai-whisper]' && pip install --no-deps openai-whisper==20250625"
             ) from exc
         if model.format != "openai-whisper":
             raise ModelError(
