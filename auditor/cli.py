@@ -328,6 +328,27 @@ def transcribe(
     default=None,
     help="Language of the reports; default: the language of most contacts.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    envvar="AUDITOR_ENGINE",
+    help="local: worker processes on this machine. ray: a Ray cluster (pip install 'auditor[ray]').",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    envvar="AUDITOR_RAY_ADDRESS",
+    help="With --engine ray: a cluster to join (auto, host:6379, ray://host:10001). "
+    "Default: start a private local Ray for this run.",
+)
+@click.option(
+    "--ray-ship-audio",
+    is_flag=True,
+    help="With --engine ray: send recordings to the workers through Ray's object store, for "
+    "workers that cannot read FOLDER (default: workers read it from a shared file system).",
+)
 @click.option("--no-report", is_flag=True, help="Skip the HTML reports.")
 @click.option("--no-export", is_flag=True, help="Skip the regulator export bundle.")
 @quiet_option
@@ -345,6 +366,9 @@ def run(
     collector_channel: str,
     workers: int,
     lang: str | None,
+    engine: str,
+    ray_address: str | None,
+    ray_ship_audio: bool,
     no_report: bool,
     no_export: bool,
     quiet: bool,
@@ -354,12 +378,26 @@ def run(
     Everything lands in OUT: the database (unless --db), reports/ and export/. Every stage
     skips what is already done, so a second run, or a run after a crash, does only new work.
 
-    Example:
+    Several `auditor run` processes, on one machine or many, may share one --db: each contact
+    is leased to one of them at a time. See docs/scaling.md.
+
+    Examples:
 
     \b
         auditor run sample_calls/
+        auditor run /mnt/calls/2026-11-24 --db postgresql://auditor@db/auditor --engine ray \\
+            --ray-address auto
     """
     from auditor.pipeline import PipelineOptions, run_pipeline
+
+    ray_options = None
+    if engine == "ray":
+        from auditor.scale import RayOptions, require_ray
+
+        require_ray()  # before any work: without the extra, say so at once
+        ray_options = RayOptions(address=ray_address, ship_audio=ray_ship_audio)
+    elif ray_address or ray_ship_audio:
+        raise click.UsageError("--ray-address and --ray-ship-audio need --engine ray")
 
     options = PipelineOptions(
         rules=rules,
@@ -369,6 +407,8 @@ def run(
         report=not no_report,
         export=not no_export,
         lang=lang,
+        engine=engine,
+        ray=ray_options,
     )
     store = _open(db, out)
     result = run_pipeline(store, folder, out, options, progress=_progress(quiet))

@@ -7,6 +7,7 @@ pipeline again after a crash, or on a folder with a few new calls, does only the
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class PipelineOptions:
     export: bool = True
     lang: str | None = None
     unmasked: bool = False
+    engine: str = "local"  # local | ray (auditor.scale)
+    ray: Any = None  # auditor.scale.RayOptions for --engine ray; None for a private local Ray
 
 
 def run_pipeline(
@@ -56,8 +59,8 @@ def run_pipeline(
     """Ingest FOLDER, transcribe, scan, then write reports and an export bundle into OUT."""
     from auditor.engine import load_pack
     from auditor.ingest import ingest_folder
+    from auditor.scale.engines import open_engine
     from auditor.transcribe import TranscribeOptions
-    from auditor.transcribe.stage import transcribe_pending
 
     # Load the rules before any work: a broken rule pack fails the run at once, not after an
     # hour of transcription.
@@ -69,25 +72,26 @@ def run_pipeline(
             "folder": str(folder),
             "rules": options.rules,
             "workers": options.workers,
+            "engine": options.engine,
             "transcribe": transcribe_options.as_dict(),
         },
         ruleset_version=pack.version,
     )
     result = PipelineResult(run_id)
     status = "failed"
+    engines = ExitStack()  # Ray, when used, is started once for every stage of the run
     try:
+        engine = engines.enter_context(open_engine(options.engine, options.ray))
         ingested = ingest_folder(store, folder, run_id, options.collector_channel)
         result.stages.append(StageResult("ingest", ingested.describe(), len(ingested.failures)))
 
-        transcribed = transcribe_pending(
+        transcribed = engine.transcribe(
             store, transcribe_options, run_id, workers=options.workers, progress=progress
         )
         store.update_run(run_id, model=transcribed.model, model_hash=transcribed.model_sha256)
         result.stages.append(StageResult("transcribe", transcribed.describe(), transcribed.failed))
 
-        from auditor.engine.stage import scan_pending
-
-        scanned = scan_pending(store, pack, run_id, progress=progress)
+        scanned = engine.scan(store, pack, run_id, progress=progress)
         result.stages.append(StageResult("scan", scanned.describe(), len(scanned.failed)))
 
         if options.report:
@@ -96,6 +100,7 @@ def run_pipeline(
             result.stages.append(write_export(store, out, options))
         status = "partial" if result.failures else "ok"
     finally:
+        engines.close()
         store.finish_run(run_id, status)
     return result
 

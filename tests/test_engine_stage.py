@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,17 @@ class MemoryStore:
 
     def pending(self, stage: str, version: str, channel: str | None = None) -> list[Contact]:
         return [c for c in self._contacts if self.done.get((c.id or 0, stage)) != version]
+
+    def claimed(
+        self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
+    ) -> Iterator[Contact]:
+        yield from self.pending(stage, version, channel)
+
+    def release(self, contact_id: int, stage: str) -> None:
+        pass
+
+    def leases(self, stage: str) -> list[tuple[int, str]]:
+        return []
 
     def segments(self, contact_id: int) -> list[Segment]:
         if contact_id == 666:
