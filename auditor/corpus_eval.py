@@ -167,15 +167,9 @@ def evaluate_corpus(store: Store, folder: Path) -> dict[str, Any]:
 
 
 def format_corpus_evaluation(result: dict[str, Any], show: int = 20) -> str:
-    lines = [
-        f"{result['contacts']} labelled contacts",
-        f"{'category':<18} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>5} {'fp':>5} {'fn':>5}",
-    ]
-    for category, s in result["per_category"].items():
-        lines.append(
-            f"{category:<18} {s['precision']:>9.3f} {s['recall']:>7.3f} {s['f1']:>6.3f} "
-            f"{s['tp']:>5} {s['fp']:>5} {s['fn']:>5}"
-        )
+    from auditor.engine.evaluate import category_table
+
+    lines = [f"{result['contacts']} labelled contacts", *category_table(result["per_category"])]
     for row in result["asr_table"]:
         rate = "n/a" if row["rate"] is None else f"{row['rate']:.3f}"
         lines.append(

@@ -117,18 +117,26 @@ def evaluate(pack: RulePack, path: str | Path, include_preview: bool = False) ->
     }
 
 
+def category_table(per_category: dict[str, dict[str, Any]]) -> list[str]:
+    """The precision / recall / F1 table, one line per category, shared by both evals."""
+    lines = [
+        f"{'category':<18} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>5} {'fp':>5} {'fn':>5}"
+    ]
+    for cat, s in per_category.items():
+        lines.append(
+            f"{cat:<18} {s['precision']:>9.3f} {s['recall']:>7.3f} {s['f1']:>6.3f} "
+            f"{s['tp']:>5} {s['fp']:>5} {s['fn']:>5}"
+        )
+    return lines
+
+
 def format_evaluation(result: dict[str, Any], show: int = 20) -> str:
     """The table `auditor eval` prints, with the first misses and false alarms."""
     lines = [
         f"{result['utterances']} utterances in {result['file']} "
         f"(rule set {result['ruleset_version']})",
-        f"{'category':<18} {'precision':>9} {'recall':>7} {'f1':>6} {'tp':>5} {'fp':>5} {'fn':>5}",
+        *category_table(result["per_category"]),
     ]
-    for cat, s in result["per_category"].items():
-        lines.append(
-            f"{cat:<18} {s['precision']:>9.3f} {s['recall']:>7.3f} {s['f1']:>6.3f} "
-            f"{s['tp']:>5} {s['fp']:>5} {s['fn']:>5}"
-        )
     for title, key in (("misses", "misses"), ("false alarms", "false_alarms")):
         entries = result[key]
         lines.append(f"{title}: {len(entries)}")
