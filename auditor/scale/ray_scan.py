@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.engine.pack import RulePack
-from auditor.engine.stage import TEXT_STAGE, ScanSummary, scan_contact_rules
+from auditor.engine.stage import TEXT_STAGE, ScanSummary, contact_location, scan_contact_rules
 from auditor.models import Contact, Finding, Segment
 from auditor.progress import Progress, no_progress
 from auditor.scale.ray_engine import RayOptions, ray_session, windowed
@@ -68,10 +68,6 @@ def _batches(contacts: Iterator[Contact], size: int) -> Iterator[list[Contact]]:
         yield batch
 
 
-def _where(contact: Contact) -> str:
-    return contact.source_path or contact.external_id
-
-
 def scan_pending_ray(
     store: Any,
     pack: RulePack,
@@ -107,7 +103,7 @@ def scan_pending_ray(
                 for scanned in result:
                     contact = by_id[scanned.contact_id]
                     if scanned.failure is not None:
-                        store.record_failure(run_id, _where(contact), TEXT_STAGE, scanned.failure)
+                        store.record_failure(run_id, contact_location(contact), TEXT_STAGE, scanned.failure)
                         store.release(scanned.contact_id, TEXT_STAGE)
                         summary.failed.append((contact.external_id, scanned.failure))
                     else:
@@ -115,7 +111,7 @@ def scan_pending_ray(
                             scanned.contact_id, scanned.findings, TEXT_STAGE, pack.version, run_id
                         )
                         for error in scanned.errors:
-                            store.record_failure(run_id, _where(contact), TEXT_STAGE, error)
+                            store.record_failure(run_id, contact_location(contact), TEXT_STAGE, error)
                             summary.failed.append((contact.external_id, error))
                         summary.contacts_scanned += 1
                         summary.findings += len(scanned.findings)

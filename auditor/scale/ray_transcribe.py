@@ -33,7 +33,13 @@ from auditor.transcribe.recording import (
     sidecar_path,
     transcribe_recording,
 )
-from auditor.transcribe.stage import STAGE, TranscribeSummary, TranscriptStore, stage_version
+from auditor.transcribe.stage import (
+    STAGE,
+    TranscribeSummary,
+    TranscriptStore,
+    save_transcript,
+    stage_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,17 +230,7 @@ def transcribe_pending_ray(
 
         for contact, result in windowed(ray, calls(), submit, window, done):
             if isinstance(result, RecordingTranscript):
-                store.save_segments(
-                    contact.id, result.segments, version, run_id, duration_s=result.duration_s
-                )
-                summary.segments += len(result.segments)
-                if result.source == "whisper":
-                    summary.transcribed += 1
-                    summary.audio_s += result.duration_s or 0.0
-                elif result.source == "cache":
-                    summary.cached += 1
-                else:
-                    summary.sidecar += 1
+                save_transcript(store, contact, result, version, run_id, summary)
             else:
                 cause = getattr(result, "cause", None)
                 if isinstance(cause, AuditorError) and not isinstance(cause, AudioError):

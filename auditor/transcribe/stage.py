@@ -192,21 +192,33 @@ def transcribe_pending(
             if on_contact is not None:
                 on_contact(ContactProgress(contact, "failed", 0, None, message))
             continue
-        store.save_segments(
-            _contact_key(contact), result.segments, version, run_id, duration_s=result.duration_s
-        )
-        summary.segments += len(result.segments)
-        if result.source == "whisper":
-            summary.transcribed += 1
-            summary.audio_s += result.duration_s or 0.0
-        elif result.source == "cache":
-            summary.cached += 1
-        else:
-            summary.sidecar += 1
+        save_transcript(store, contact, result, version, run_id, summary)
         report(contact, result.source, result)
     summary.wall_s = time.perf_counter() - started
     log.info("transcribe: %s", summary.describe())
     return summary
+
+
+def save_transcript(
+    store: TranscriptStore,
+    contact: Contact,
+    result: RecordingTranscript,
+    version: str,
+    run_id: int,
+    summary: TranscribeSummary,
+) -> None:
+    """Store one recording's transcript and count it, for the local and the Ray engine alike."""
+    store.save_segments(
+        _contact_key(contact), result.segments, version, run_id, duration_s=result.duration_s
+    )
+    summary.segments += len(result.segments)
+    if result.source == "whisper":
+        summary.transcribed += 1
+        summary.audio_s += result.duration_s or 0.0
+    elif result.source == "cache":
+        summary.cached += 1
+    else:
+        summary.sidecar += 1
 
 
 def _contact_key(contact: Contact) -> Any:
