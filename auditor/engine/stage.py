@@ -75,14 +75,18 @@ def scan_pending(
             findings = pack.scan(contact, segments, errors=errors)
             store.save_findings(contact.id, findings, TEXT_STAGE, pack.version, run_id)
             for error in errors:
-                store.record_failure(run_id, path=contact_location(contact), stage=TEXT_STAGE, error=error)
+                store.record_failure(
+                    run_id, path=contact_location(contact), stage=TEXT_STAGE, error=error
+                )
                 summary.failed.append((contact.external_id, error))
             summary.contacts_scanned += 1
             summary.findings += len(findings)
             summary.by_category.update(f.category.value for f in findings)
         except Exception as exc:  # one bad contact must not stop the batch
             log.exception("scan of contact %s failed", contact.external_id)
-            store.record_failure(run_id, path=contact_location(contact), stage=TEXT_STAGE, error=str(exc))
+            store.record_failure(
+                run_id, path=contact_location(contact), stage=TEXT_STAGE, error=str(exc)
+            )
             store.release(contact.id, TEXT_STAGE)  # the next run tries it again
             summary.failed.append((contact.external_id, str(exc)))
         next(ticks, None)
@@ -122,7 +126,9 @@ def _scan_contact_rules(store: Any, pack: RulePack, run_id: int, summary: ScanSu
             store.save_findings(contact.id, found, CONTACTS_STAGE, pack.version, run_id)
         except Exception as exc:
             log.exception("saving frequency findings of %s failed", contact.external_id)
-            store.record_failure(run_id, path=contact_location(contact), stage=CONTACTS_STAGE, error=str(exc))
+            store.record_failure(
+                run_id, path=contact_location(contact), stage=CONTACTS_STAGE, error=str(exc)
+            )
             summary.failed.append((contact.external_id, str(exc)))
             continue
         summary.contact_findings += len(found)

@@ -103,7 +103,9 @@ def scan_pending_ray(
                 for scanned in result:
                     contact = by_id[scanned.contact_id]
                     if scanned.failure is not None:
-                        store.record_failure(run_id, contact_location(contact), TEXT_STAGE, scanned.failure)
+                        store.record_failure(
+                            run_id, contact_location(contact), TEXT_STAGE, scanned.failure
+                        )
                         store.release(scanned.contact_id, TEXT_STAGE)
                         summary.failed.append((contact.external_id, scanned.failure))
                     else:
@@ -111,7 +113,9 @@ def scan_pending_ray(
                             scanned.contact_id, scanned.findings, TEXT_STAGE, pack.version, run_id
                         )
                         for error in scanned.errors:
-                            store.record_failure(run_id, contact_location(contact), TEXT_STAGE, error)
+                            store.record_failure(
+                                run_id, contact_location(contact), TEXT_STAGE, error
+                            )
                             summary.failed.append((contact.external_id, error))
                         summary.contacts_scanned += 1
                         summary.findings += len(scanned.findings)
