@@ -30,3 +30,8 @@ class ModelError(AuditorError):
 
 class ExportError(AuditorError):
     """A report or export bundle that cannot be written or fails verification."""
+
+
+class ReviewError(AuditorError):
+    """A review decision that cannot be recorded: an unknown finding, a dismissal without a
+    reason, a decision file that cannot be read."""

@@ -184,3 +184,41 @@ def test_two_equal_channels_are_recognised_as_mono() -> None:
     assert channels_identical(np.stack([voice, voice]))
     assert not channels_identical(np.stack([voice, tone(500, 1.0, SAMPLE_RATE)]))
     assert not channels_identical(voice[None])
+
+
+# Speech-frame payload sizes of AMR-NB (RFC 4867, storage format), by frame type 0-7.
+_AMR_PAYLOAD = [12, 13, 15, 17, 19, 20, 26, 31]
+
+
+def _with_silence_descriptors(amr: bytes, first: int, last: int) -> bytes:
+    """Replace frames first..last of an AMR-NB file by SID frames, as a phone recorder with
+    discontinuous transmission (DTX) writes its pauses."""
+    assert amr.startswith(b"#!AMR\n")
+    out, pos, index = bytearray(b"#!AMR\n"), 6, 0
+    while pos < len(amr):
+        frame_type = (amr[pos] >> 3) & 0x0F
+        size = 1 + (_AMR_PAYLOAD[frame_type] if frame_type < 8 else 5 if frame_type == 8 else 0)
+        if first <= index <= last:
+            out += bytes([(8 << 3) | 0x04]) + bytes(5)  # SID frame, quality bit set
+        else:
+            out += amr[pos : pos + size]
+        pos, index = pos + size, index + 1
+    return bytes(out)
+
+
+def test_amr_with_silence_descriptor_frames_keeps_its_timeline(tmp_path: Path) -> None:
+    # 3 s of tone; frames 50-99 (1.0-2.0 s) become DTX silence descriptors, which FFmpeg's AMR
+    # decoder refuses: they must become 1 s of silence, not the end of the recording.
+    path = write_audio(tmp_path / "tone.amr", tone(500, 3.0, 8000)[None], 8000)
+    dtx = tmp_path / "dtx.amr"
+    dtx.write_bytes(_with_silence_descriptors(path.read_bytes(), 50, 99))
+
+    samples = decode_audio(dtx)[0]
+
+    assert abs(samples.size / SAMPLE_RATE - 3.0) < 0.1
+    level = [
+        float(np.abs(samples[i : i + SAMPLE_RATE // 4]).mean())
+        for i in range(0, samples.size, SAMPLE_RATE // 4)
+    ]
+    assert min(level[5:7]) < 0.01  # 1.25-1.75 s: the silence put in for the SID frames
+    assert level[1] > 0.1 and level[10] > 0.1  # tone before and after, where it was

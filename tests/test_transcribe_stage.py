@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,29 @@ class FakeStore:
             if (channel is None or c.channel == channel) and self.done.get(c.id) != version
         ]
 
+    def claimed(
+        self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
+    ) -> Iterator[Contact]:
+        # Not through pending(): the tests count the stage's own pending() calls.
+        yield from [
+            c
+            for c in self.contacts
+            if (channel is None or c.channel == channel) and self.done.get(c.id) != version
+        ]
+
+    def release(self, contact_id: Any, stage: str) -> None:
+        pass
+
+    def leases(self, stage: str) -> list[tuple[int, str]]:
+        return []
+
     def save_segments(
-        self, contact_id: Any, segments: list[Segment], stage_version: str, run_id: int
+        self,
+        contact_id: Any,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int,
+        duration_s: float | None = None,
     ) -> None:
         self.segments[contact_id] = list(segments)
         self.done[contact_id] = stage_version

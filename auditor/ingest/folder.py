@@ -12,7 +12,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from auditor.errors import AuditorError, ManifestError
 from auditor.ingest.tables import Row, Table, iter_known, parse_time, read_table
@@ -52,7 +54,7 @@ class IngestSummary:
 
     def describe(self) -> str:
         text = (
-            f"ingest: {self.contacts_added} new calls ({self.contacts_known} already stored), "
+            f"{self.contacts_added} new calls ({self.contacts_known} already stored), "
             f"{self.messages_added} new messages ({self.messages_known} already stored)"
         )
         if self.failures:
@@ -68,7 +70,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _enum(value: str, enum: type, column: str, where: str, default: object) -> object:
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enum(value: str, enum: type[E], column: str, where: str, default: E) -> E:
     if not value:
         return default
     try:
@@ -102,10 +107,12 @@ class FolderIngest:
         store: Store,
         folder: Path,
         run_id: int | None,
+        collector_channel: str = "left",
     ) -> None:
         self.store = store
         self.folder = folder.resolve()
         self.run_id = run_id
+        self.collector_channel = collector_channel  # for rows that do not say
         self.summary = IngestSummary()
 
     def fail(self, path: Path | str, error: str, line: int | None = None) -> None:
@@ -184,7 +191,7 @@ class FolderIngest:
                 raise ManifestError(f"{where}: empty {column}")
         path = self._recording(v.get("file", ""), where)
         started_at, zone = parse_time(v.get("start_time", ""), v.get("timezone", ""), where)
-        channel = v.get("collector_channel", "").lower() or "left"
+        channel = v.get("collector_channel", "").lower() or self.collector_channel
         if channel not in {"left", "right"}:
             raise ManifestError(f"{where}: collector_channel {channel!r} is not left or right")
         duration = None
@@ -210,10 +217,10 @@ class FolderIngest:
             timezone=zone,
             party_reached=_enum(
                 v.get("party_reached", ""), Party, "party_reached", where, Party.UNKNOWN
-            ),  # type: ignore[arg-type]
+            ),
             direction=_enum(
                 v.get("direction", ""), Direction, "direction", where, Direction.OUTBOUND
-            ),  # type: ignore[arg-type]
+            ),
             duration_s=duration,
             source_path=str(path),
             source_sha256=sha,
@@ -269,6 +276,7 @@ class FolderIngest:
                 timezone="",  # unknown: contact-hour rules cannot judge it
                 source_path=str(path),
                 source_sha256=sha,
+                collector_channel=self.collector_channel,
             )
             prepared.append((contact, path, stat.st_size))
         self._store_contacts(prepared, kind="recording")
@@ -320,14 +328,14 @@ class FolderIngest:
         sha = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         contact = Contact(
             external_id=v.get("message_id") or f"msg-{sha[:16]}",
-            channel=channel,  # type: ignore[arg-type]
+            channel=channel,
             collector_id=v["collector_id"],
             team=v.get("team", ""),
             account_id=v["account_id"],
             started_at=started_at,
             timezone=zone,
-            party_reached=_enum(v.get("party", ""), Party, "party", where, Party.UNKNOWN),  # type: ignore[arg-type]
-            direction=direction,  # type: ignore[arg-type]
+            party_reached=_enum(v.get("party", ""), Party, "party", where, Party.UNKNOWN),
+            direction=direction,
             duration_s=0.0,
             source_path=f"{table.path}:{row.line}",
             source_sha256=sha,
@@ -387,6 +395,11 @@ class FolderIngest:
                     self.summary.messages_known += 1
 
 
-def ingest_folder(store: Store, folder: Path, run_id: int | None) -> IngestSummary:
-    """Ingest `folder` into `store`; failures are recorded and listed in the summary."""
-    return FolderIngest(store, folder, run_id).run()
+def ingest_folder(
+    store: Store, folder: Path, run_id: int | None, collector_channel: str = "left"
+) -> IngestSummary:
+    """Ingest `folder` into `store`; failures are recorded and listed in the summary.
+
+    `collector_channel` is the stereo channel of the collector for manifest rows that do not say.
+    """
+    return FolderIngest(store, folder, run_id, collector_channel).run()

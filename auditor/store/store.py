@@ -51,6 +51,7 @@ from auditor.models import (
     Speaker,
 )
 from auditor.store import schema as t
+from auditor.store.retry import retried
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,17 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _AlreadyDone(Exception):
+    """Rolls back a lease taken on a contact another worker has just finished."""
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
+        # Contacts released (failed) while a `claimed` iteration of their stage runs: that
+        # iteration must not lease them again. Only failures are kept, never the whole backlog.
+        self._released: dict[str, list[set[int]]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -146,6 +154,7 @@ class Store:
         asks for `auditor db upgrade` (after a backup), a newer one for a newer auditor.
         """
         with self._connect() as conn:
+            self._lock_schema(conn)
             config, script, current = self._alembic(conn)
             head = script.get_current_head()
             if current == head:
@@ -173,6 +182,7 @@ class Store:
     def upgrade(self) -> tuple[str | None, str]:
         """Apply pending migrations; returns (revision before, revision after)."""
         with self._connect() as conn:
+            self._lock_schema(conn)
             config, script, current = self._alembic(conn)
             known = {rev.revision for rev in script.walk_revisions()}
             if current is not None and current not in known:
@@ -182,6 +192,15 @@ class Store:
             command.upgrade(config, "head")
             conn.commit()
             return current, str(script.get_current_head())
+
+    @staticmethod
+    def _lock_schema(conn: Connection) -> None:
+        """Workers started together on a new database create its schema once, one at a time:
+        the others wait, then find it at the head revision."""
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8148)")  # auditor's schema lock
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -197,7 +216,26 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """A read-then-write transaction (ingest), serialized across every worker on the store.
+
+        Two `auditor run` processes ingesting the same folder would otherwise both find a file
+        new and both insert it; one waits for the other instead, then finds it stored.
+        """
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(8147)")  # auditor's ingest lock
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock before its first read.
+
+        A deferred SQLite transaction that reads and then writes fails at once ("database is
+        locked", no busy wait) when another process wrote in between; IMMEDIATE waits its turn.
+        """
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     # -- runs and failures -------------------------------------------------------------------
@@ -223,7 +261,7 @@ class Store:
                     options=json.dumps(options or {}, sort_keys=True, default=str),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def update_run(self, run_id: int, **values: Any) -> None:
         if "options" in values:
@@ -239,6 +277,7 @@ class Store:
             rows = conn.execute(select(t.run).order_by(t.run.c.id)).mappings().all()
         return [dict(r) for r in rows]
 
+    @retried("the failure record of run")
     def record_failure(
         self, run_id: int | None, path: str, stage: str, error: str, line: int | None = None
     ) -> None:
@@ -341,7 +380,7 @@ class Store:
                 ingest_run=run_id,
             )
         )
-        contact_id = int(result.inserted_primary_key[0])
+        contact_id = _new_id(result)
         if message_segment is not None:
             self._write_segments(conn, contact_id, [message_segment])
             self._mark_done(conn, contact_id, TRANSCRIBE, "text", run_id)
@@ -431,6 +470,7 @@ class Store:
                 for r in conn.execute(self._pending_query(stage, version, channel))
             ]
 
+    @retried("the leases of stage")
     def claim(
         self,
         stage: str,
@@ -463,7 +503,7 @@ class Store:
         taken: list[Contact] = []
         for contact in candidates:
             try:
-                with self.engine.begin() as conn:
+                with self._write() as conn:
                     conn.execute(
                         insert(t.claim).values(
                             contact_id=contact.id,
@@ -472,31 +512,68 @@ class Store:
                             expires_at=now + timedelta(seconds=lease_s),
                         )
                     )
+                    # Another worker may have leased it, finished it and dropped its lease since
+                    # our read: the lease is ours now, but the work is done.
+                    if self._is_done(conn, contact.id, stage, version):
+                        raise _AlreadyDone
             except IntegrityError:
-                continue  # another worker took it between our read and our insert
+                continue  # another worker holds it
+            except _AlreadyDone:
+                continue  # the transaction rolled our lease back
             taken.append(contact)
             if len(taken) == limit:
                 break
         return taken
 
+    @staticmethod
+    def _is_done(conn: Connection, contact_id: Any, stage: str, version: str) -> bool:
+        return (
+            conn.execute(
+                select(t.stage_done.c.contact_id).where(
+                    and_(
+                        t.stage_done.c.contact_id == contact_id,
+                        t.stage_done.c.stage == stage,
+                        t.stage_done.c.version == version,
+                    )
+                )
+            ).first()
+            is not None
+        )
+
+    def leases(self, stage: str) -> list[tuple[int, str]]:
+        """(contact id, worker) of every lease of `stage`, expired or not."""
+        query = select(t.claim.c.contact_id, t.claim.c.worker).where(t.claim.c.stage == stage)
+        with self.engine.connect() as conn:
+            return [(int(r.contact_id), str(r.worker)) for r in conn.execute(query)]
+
+    @retried("the lease of contact")
     def release(self, contact_id: int, stage: str) -> None:
         """Give a lease back without results (the item failed and its failure is recorded)."""
         with self.engine.begin() as conn:
             self._drop_claim(conn, contact_id, stage)
+        for failed in self._released.get(stage, []):
+            failed.add(int(contact_id))
 
     def claimed(
         self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
     ) -> Iterator[Contact]:
-        """Pending contacts, each leased to `worker` until its results are saved or released."""
-        seen: set[int] = set()
-        while True:
-            leased = self.claim(stage, version, worker, batch, channel, exclude=seen)
-            if not leased:
-                return
-            for contact in leased:
-                assert contact.id is not None
-                seen.add(contact.id)
-                yield contact
+        """Pending contacts, each leased to `worker` until its results are saved or released.
+
+        A saved contact is no longer pending and a contact still leased is skipped by `claim`,
+        so only the ones released during this iteration need excluding: memory and the query
+        stay small however long the backlog is.
+        """
+        failed: set[int] = set()
+        watchers = self._released.setdefault(stage, [])
+        watchers.append(failed)
+        try:
+            while True:
+                leased = self.claim(stage, version, worker, batch, channel, exclude=failed)
+                if not leased:
+                    return
+                yield from leased
+        finally:
+            watchers.remove(failed)
 
     @staticmethod
     def _drop_claim(conn: Connection, contact_id: int, stage: str) -> None:
@@ -551,12 +628,25 @@ class Store:
         if rows:
             conn.execute(insert(t.segment), rows)
 
+    @retried("the transcript of contact")
     def save_segments(
-        self, contact_id: int, segments: list[Segment], stage_version: str, run_id: int | None
+        self,
+        contact_id: int,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int | None,
+        duration_s: float | None = None,
     ) -> None:
-        """Replace the contact's transcript and mark it transcribed, in one transaction."""
+        """Replace the contact's transcript and mark it transcribed, in one transaction; the
+        recording's decoded length, when given, becomes the contact's duration."""
         ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
-        with self.engine.begin() as conn:
+        with self._write() as conn:
+            if duration_s is not None:
+                conn.execute(
+                    update(t.contact)
+                    .where(t.contact.c.id == contact_id)
+                    .values(duration_s=duration_s)
+                )
             self._write_segments(conn, contact_id, ordered)
             self._mark_done(conn, contact_id, TRANSCRIBE, stage_version, run_id)
             self._drop_claim(conn, contact_id, TRANSCRIBE)
@@ -581,6 +671,7 @@ class Store:
 
     # -- findings ----------------------------------------------------------------------------
 
+    @retried("the findings of contact")
     def save_findings(
         self,
         contact_id: int,
@@ -594,7 +685,7 @@ class Store:
         Findings that a reviewer has already decided on are kept when the same rule finds the same
         span again, so a re-scan never loses a review decision.
         """
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             existing = conn.execute(
                 select(
                     t.finding.c.id,
@@ -769,7 +860,7 @@ class Store:
                     decided_at=datetime.now(UTC),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def review_history(self, finding_id: int | None = None) -> list[dict[str, Any]]:
         query = select(t.review).order_by(t.review.c.id)
@@ -782,13 +873,25 @@ class Store:
             ]
 
 
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # every table we insert into has an autoincrement key
+        raise StoreError("the database did not return the new row's id")
+    return int(key[0])
+
+
 def open_store(db: str | Path, create: bool = True) -> Store:
     """Open (and by default create) the store at a SQLite path or an SQLAlchemy URL."""
     url = database_url(db)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url, future=True)
+        # pre-ping: a connection the server or a firewall closed while idle in the pool is
+        # replaced on checkout instead of failing the next contact's write.
+        extra: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            extra["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails in 10 s
+        engine = create_engine(url, future=True, **extra)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"{db}: not a usable database URL: {exc}") from exc
     if engine.dialect.name == "sqlite":

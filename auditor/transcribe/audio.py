@@ -106,8 +106,11 @@ def iter_blocks(path: str | Path) -> Iterator[np.ndarray]:
     """Yield (channels, n) float32 blocks at 16 kHz: 1 channel for mono, 2 for stereo; recordings
     with more channels are mixed down to one (no call recorder keeps three parties apart).
 
-    A damaged packet in the middle is skipped with a warning, since the rest of a call is still
-    worth auditing; a file in which nothing decodes is an AudioError.
+    A packet that does not decode is replaced by silence of its length, with a warning, so the
+    rest of the call is still audited and every later timestamp stays where it was: a damaged
+    packet, or an AMR silence-descriptor frame (phone recorders write them with DTX on, and
+    FFmpeg's own AMR decoder does not implement them). A file in which nothing decodes is an
+    AudioError.
     """
     with _open(path) as container:
         stream = _audio_stream(container, path)
@@ -120,8 +123,12 @@ def iter_blocks(path: str | Path) -> Iterator[np.ndarray]:
             for packet in packets:
                 try:
                     frames = packet.decode()
-                except av.error.InvalidDataError:
+                except (av.error.InvalidDataError, av.error.PatchWelcomeError):
                     damaged += 1
+                    gap = _packet_samples(packet, stream)
+                    if gap:
+                        decoded += gap
+                        yield np.zeros((1 if layout == "mono" else 2, gap), dtype=np.float32)
                     continue
                 for frame in frames:
                     for out in resampler.resample(frame):
@@ -137,7 +144,16 @@ def iter_blocks(path: str | Path) -> Iterator[np.ndarray]:
         if damaged:
             if decoded == 0:
                 raise AudioError(f"{path}: no packet of the audio stream decodes")
-            log.warning("%s: skipped %d damaged packets", path, damaged)
+            log.warning("%s: %d packets did not decode and were replaced by silence", path, damaged)
+
+
+def _packet_samples(packet: av.Packet, stream: av.AudioStream) -> int:
+    """How many 16 kHz samples a packet stands for (AMR: one 20 ms frame)."""
+    if packet.duration and packet.time_base is not None:
+        return round(float(packet.duration * packet.time_base) * SAMPLE_RATE)
+    frame_size = stream.codec_context.frame_size
+    rate = stream.codec_context.sample_rate
+    return round(frame_size / rate * SAMPLE_RATE) if frame_size and rate else 0
 
 
 def _quietest_cut(samples: np.ndarray, start: int, end: int) -> int:

@@ -105,7 +105,7 @@ class TranscriptionPool:
         if self.workers == 1:
             yield from self._run_here(jobs)
         else:
-            yield from self._run_pool(list(jobs))
+            yield from self._run_pool(jobs)
 
     def _run_here(
         self, jobs: Iterable[RecordingJob]
@@ -135,19 +135,28 @@ class TranscriptionPool:
         )
 
     def _run_pool(
-        self, jobs: list[RecordingJob]
+        self, jobs: Iterable[RecordingJob]
     ) -> Iterator[tuple[RecordingJob, RecordingTranscript | Exception]]:
-        queue = list(reversed(list(enumerate(jobs))))  # popped from the end, in input order
+        # Jobs are pulled only when a worker is free: the stage leases each call from the store
+        # as it pulls it, so a long backlog is neither held in memory nor leased all at once.
+        source = enumerate(jobs)
+        queue: list[tuple[int, RecordingJob]] = []  # retried jobs; popped from the end
+
+        def has_next() -> bool:
+            if not queue and (item := next(source, None)) is not None:
+                queue.append(item)
+            return bool(queue)
+
         suspects: dict[int, int] = {}  # job index -> pools that broke while it ran
-        while queue:
+        while has_next():
             executor = self._new_executor()
             running: dict[Future[RecordingTranscript], tuple[int, RecordingJob]] = {}
             broken = False
             try:
-                while (queue or running) and not broken:
+                while (has_next() or running) and not broken:
                     # One job per worker in flight, so a worker that dies takes only what it
                     # held; a job that was in flight when a pool died is retried alone.
-                    while queue and len(running) < self.workers:
+                    while has_next() and len(running) < self.workers:
                         index, job = queue[-1]
                         alone = any(i in suspects for i, _ in running.values())
                         if alone or (index in suspects and running):

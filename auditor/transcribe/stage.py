@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from auditor.models import Contact, Segment
 from auditor.progress import Progress, no_progress
+from auditor.store.leases import release_dead_leases, worker_name
 from auditor.transcribe.backends import TranscriberPlan, plan_transcriber
 from auditor.transcribe.cache import TranscriptCache
 from auditor.transcribe.options import TranscribeOptions
@@ -32,8 +33,21 @@ class TranscriptStore(Protocol):
 
     def pending(self, stage: str, version: str, channel: str | None = None) -> list[Contact]: ...
 
+    def claimed(
+        self, stage: str, version: str, worker: str, channel: str | None = None, batch: int = 1
+    ) -> Iterator[Contact]: ...
+
+    def release(self, contact_id: int, stage: str) -> None: ...
+
+    def leases(self, stage: str) -> list[tuple[int, str]]: ...
+
     def save_segments(
-        self, contact_id: Any, segments: list[Segment], stage_version: str, run_id: int
+        self,
+        contact_id: Any,
+        segments: list[Segment],
+        stage_version: str,
+        run_id: int,
+        duration_s: float | None = None,
     ) -> None: ...
 
     def record_failure(
@@ -127,6 +141,10 @@ def transcribe_pending(
     contacts = store.pending(STAGE, version, channel="call")
     summary.pending = len(contacts)
     log.info("%d calls to transcribe at stage version %s", len(contacts), version)
+    # Other processes may work on the same store: each contact is leased before it is worked on,
+    # so none is transcribed twice; `pending` above only sizes the progress bar.
+    release_dead_leases(store, STAGE)
+    leased = store.claimed(STAGE, version, worker_name(STAGE), channel="call", batch=workers)
 
     # The bar advances as contacts finish, in whatever order the workers finish them.
     ticks = iter((progress or no_progress)(contacts, "transcribe"))
@@ -140,50 +158,67 @@ def transcribe_pending(
             )
 
     by_job: dict[int, Contact] = {}
-    jobs: list[RecordingJob] = []
-    for contact in contacts:
-        if not contact.source_path:
-            store.save_segments(_contact_key(contact), [], version, run_id)
-            summary.no_audio += 1
-            report(contact, "no_audio", None)
-            continue
-        job = RecordingJob(
-            key=len(jobs),
-            path=contact.source_path,
-            collector_channel=contact.collector_channel or "left",
-            language=contact.language or None,
-            audio_sha256=contact.source_sha256 or None,
-        )
-        by_job[len(jobs)] = contact
-        jobs.append(job)
+
+    def jobs() -> Iterator[RecordingJob]:
+        for contact in leased:
+            if not contact.source_path:
+                store.save_segments(_contact_key(contact), [], version, run_id)
+                summary.no_audio += 1
+                report(contact, "no_audio", None)
+                continue
+            job = RecordingJob(
+                key=len(by_job),
+                path=contact.source_path,
+                collector_channel=contact.collector_channel or "left",
+                language=contact.language or None,
+                audio_sha256=contact.source_sha256 or None,
+            )
+            by_job[len(by_job)] = contact
+            yield job
 
     if use_cache and cache is None:
         cache = TranscriptCache()
     pool = TranscriptionPool(options, workers, cache if use_cache else None, plan)
-    for job, result in pool.run(jobs):
+    for job, result in pool.run(jobs()):
         contact = by_job[int(job.key)]  # type: ignore[call-overload]
         if isinstance(result, Exception):
             message = str(result) if str(result).startswith(job.path) else f"{job.path}: {result!r}"
+            log.error("%s", message)
             store.record_failure(run_id, job.path, STAGE, message)
+            store.release(_contact_key(contact), STAGE)  # the next run tries it again
             summary.failed += 1
             summary.failures.append((job.path, message))
             next(ticks, None)
             if on_contact is not None:
                 on_contact(ContactProgress(contact, "failed", 0, None, message))
             continue
-        store.save_segments(_contact_key(contact), result.segments, version, run_id)
-        summary.segments += len(result.segments)
-        if result.source == "whisper":
-            summary.transcribed += 1
-            summary.audio_s += result.duration_s or 0.0
-        elif result.source == "cache":
-            summary.cached += 1
-        else:
-            summary.sidecar += 1
+        save_transcript(store, contact, result, version, run_id, summary)
         report(contact, result.source, result)
     summary.wall_s = time.perf_counter() - started
     log.info("transcribe: %s", summary.describe())
     return summary
+
+
+def save_transcript(
+    store: TranscriptStore,
+    contact: Contact,
+    result: RecordingTranscript,
+    version: str,
+    run_id: int,
+    summary: TranscribeSummary,
+) -> None:
+    """Store one recording's transcript and count it, for the local and the Ray engine alike."""
+    store.save_segments(
+        _contact_key(contact), result.segments, version, run_id, duration_s=result.duration_s
+    )
+    summary.segments += len(result.segments)
+    if result.source == "whisper":
+        summary.transcribed += 1
+        summary.audio_s += result.duration_s or 0.0
+    elif result.source == "cache":
+        summary.cached += 1
+    else:
+        summary.sidecar += 1
 
 
 def _contact_key(contact: Contact) -> Any:

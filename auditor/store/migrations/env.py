@@ -15,6 +15,8 @@ if connection is None:  # `alembic` run by hand with -x url=…
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise SystemExit("name the database: alembic -x url=sqlite:///path/to/auditor.db …")
     connection = create_engine(url).connect()
 
 context.configure(
