@@ -15,20 +15,20 @@ from auditor.cli import cli
 
 from .conftest import REPO
 
-# category: (precision floor, recall floor); measured 2026-11-25 in brackets
+# category: (precision floor, recall floor); measured 2026-11-25 (greedy decoding) in brackets
 FLOORS = {
-    "threat": (0.90, 0.83),  # 11/11, 11/12
-    "false_claim": (0.90, 0.68),  # 12/12, 12/16
+    "threat": (0.90, 0.75),  # 10/10, 10/12
+    "false_claim": (0.90, 0.62),  # 11/11, 11/16
     "insult": (0.85, 0.66),  # 7/7, 7/9
     "privacy": (0.83, 0.64),  # 10/11, 10/14
     "pressure": (0.75, 0.50),  # 3/3, 3/4
     "contact_time": (1.0, 1.0),  # 9/9, 9/9: metadata rules, no ASR in the way
     "contact_frequency": (1.0, 1.0),  # 4/4, 4/4
-    "procedure": (0.60, 0.77),  # 8/12, 8/9
+    "procedure": (0.60, 0.66),  # 7/10, 7/9
 }
-# error-rate ceilings; measured: CER zh collector 0.219, customer 0.197; WER en 0.286, 0.360
+# error-rate ceilings; measured: CER zh collector 0.216, customer 0.194; WER en 0.304, 0.385
 CER_CEILING = {"collector": 0.25, "customer": 0.23}
-WER_CEILING = {"collector": 0.32, "customer": 0.40}
+WER_CEILING = {"collector": 0.34, "customer": 0.42}
 
 
 @pytest.mark.model
