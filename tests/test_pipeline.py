@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -192,3 +193,58 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_store_as_an_uninterrupted_ru
     killed, uninterrupted = store_content(killed_db), store_content(clean_db)
     assert len(uninterrupted["segments"]) == 200 * 3 + 200 * 2
     assert killed == uninterrupted
+
+
+def _ranking_scores(weekly: Path) -> dict[str, float]:
+    html = weekly.read_text(encoding="utf-8")
+    rows = re.findall(
+        r'<tr data-collector="([^"]+)".*?<span class="score [^"]*">([^<]+)</span>', html, re.S
+    )
+    return {collector: float(score) for collector, score in rows}
+
+
+def test_dismissing_a_collectors_findings_in_review_raises_their_score_in_the_report(
+    tmp_path: Path,
+) -> None:
+    folder = make_folder(tmp_path, calls=6)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["run", str(folder), "--out", str(out), "--rules", "cn", "-q"]).exit_code
+        == 0
+    )
+    weekly = out / "reports" / "2026-W47" / "weekly.html"
+    before = _ranking_scores(weekly)
+    # zh_w1 made calls c0001 and c0004 (the abusive script, one per call); dismiss all of them.
+    db = sqlite3.connect(out / "auditor.db")
+    ids = [
+        str(i)
+        for (i,) in db.execute(
+            "SELECT f.id FROM finding f JOIN contact c ON c.id = f.contact_id "
+            "WHERE c.collector_id = 'zh_w1'"
+        )
+    ]
+    db.close()
+    assert ids and before["zh_w1"] < 100.0
+    dismissed = runner.invoke(
+        cli,
+        [
+            "review",
+            "dismiss",
+            *ids,
+            "--reason",
+            "scripted test call",
+            "--reviewer",
+            "qa",
+            "--out",
+            str(out),
+        ],
+    )
+    assert dismissed.exit_code == 0, dismissed.output
+    reported = runner.invoke(cli, ["report", "--week", "2026-W47", "--out", str(out), "-q"])
+    assert reported.exit_code == 0, reported.output
+    after = _ranking_scores(weekly)
+    assert after["zh_w1"] == 100.0
+    assert after["zh_w0"] == before["zh_w0"]  # another collector's findings still count
+    page = (out / "reports" / "2026-W47" / "collector-zh_w1.html").read_text(encoding="utf-8")
+    assert 'class="finding dismissed"' in page
