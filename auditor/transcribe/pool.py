@@ -4,6 +4,10 @@ Each worker loads the model once (on its first cache miss) and runs with
 `cores // workers` threads, so workers × threads never oversubscribe the machine and memory is
 one model plus one audio window per worker. Results come back per recording as they finish; one
 recording's failure, even a worker process dying on it, is that recording's failure only.
+
+Processes scale better than threads for a model this small: on 8 Mandarin calls of
+sample_calls/ (271 s of audio, 2 cores), two workers of one thread each ran at 14.6x real time
+against 10.3x for one worker of two threads, model loading included (bench/asr_error.py).
 """
 
 from __future__ import annotations
