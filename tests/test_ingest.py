@@ -190,3 +190,8 @@ def test_windows_1252_export_is_decoded(store: Store, tmp_path: Path) -> None:
     summary = ingest_folder(store, folder, run_id=None)
     assert summary.failures == []
     assert store.contacts()[0].collector_id == "Renée Müller"
+
+
+def test_a_missing_folder_is_a_recorded_failure_naming_it(store: Store, tmp_path: Path) -> None:
+    summary = ingest_folder(store, tmp_path / "nope", run_id=None)
+    assert summary.failures == [f"{tmp_path / 'nope'}: no such folder"]

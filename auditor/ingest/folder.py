@@ -139,7 +139,7 @@ class FolderIngest:
 
     def run(self) -> IngestSummary:
         if not self.folder.is_dir():
-            self.fail(self.folder, "not a folder")
+            self.fail(self.folder, "not a folder" if self.folder.exists() else "no such folder")
             return self.summary
         manifests = [self.folder / n for n in MANIFEST_NAMES if (self.folder / n).is_file()]
         message_logs = sorted(
