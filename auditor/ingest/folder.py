@@ -230,16 +230,21 @@ class FolderIngest:
         )
         return contact, path, size
 
-    def ingest_manifest(self, manifest: Path) -> None:
+    def _open_table(self, path: Path, required: set[str], optional: set[str]) -> Table | None:
+        """The file's rows, or None (with the failure recorded) when it cannot be used at all."""
         try:
-            table = read_table(manifest)
+            table = read_table(path)
         except AuditorError as exc:
-            self.fail(manifest, str(exc))
-            return
-        log.info("%s: %d rows (%s)", manifest, len(table.rows), table.encoding)
-        if not self._check_known_columns(
-            table, MANIFEST_REQUIRED | MANIFEST_OPTIONAL, MANIFEST_REQUIRED
-        ):
+            self.fail(path, str(exc))
+            return None
+        log.info("%s: %d rows (%s)", path, len(table.rows), table.encoding)
+        if not self._check_known_columns(table, required | optional, required):
+            return None
+        return table
+
+    def ingest_manifest(self, manifest: Path) -> None:
+        table = self._open_table(manifest, MANIFEST_REQUIRED, MANIFEST_OPTIONAL)
+        if table is None:
             return
         seen: dict[str, int] = {}
         prepared: list[tuple[Contact, Path, int]] = []
@@ -352,15 +357,8 @@ class FolderIngest:
         return contact, segment
 
     def ingest_messages(self, message_log: Path) -> None:
-        try:
-            table = read_table(message_log)
-        except AuditorError as exc:
-            self.fail(message_log, str(exc))
-            return
-        log.info("%s: %d messages (%s)", message_log, len(table.rows), table.encoding)
-        if not self._check_known_columns(
-            table, MESSAGE_REQUIRED | MESSAGE_OPTIONAL, MESSAGE_REQUIRED
-        ):
+        table = self._open_table(message_log, MESSAGE_REQUIRED, MESSAGE_OPTIONAL)
+        if table is None:
             return
         prepared: list[tuple[Contact, Segment]] = []
         seen: set[str] = set()
