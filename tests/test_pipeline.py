@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from auditor.cli import cli
 
 from .conftest import MANIFEST_HEADER, REPO, write_silence_wav
+from .test_scale_support import store_contents
 
 SCRIPTS = [
     [
@@ -57,34 +58,6 @@ def make_folder(root: Path, calls: int) -> Path:
     return folder
 
 
-def store_content(db: Path) -> dict[str, list[tuple]]:
-    """Everything a run produces, without row ids or run ids that differ between runs."""
-    conn = sqlite3.connect(db)
-    content = {
-        "contacts": sorted(conn.execute("SELECT external_id, version, source_sha256 FROM contact")),
-        "segments": sorted(
-            conn.execute(
-                "SELECT c.external_id, s.idx, s.speaker, s.start_s, s.end_s, s.text "
-                "FROM segment s JOIN contact c ON c.id = s.contact_id"
-            )
-        ),
-        "findings": sorted(
-            conn.execute(
-                "SELECT c.external_id, f.stage, f.rule_id, f.segment_index, f.span_start, f.span_end, "
-                "f.start_s, f.quote FROM finding f JOIN contact c ON c.id = f.contact_id"
-            )
-        ),
-        "stages": sorted(
-            conn.execute(
-                "SELECT c.external_id, d.stage, d.version FROM stage_done d "
-                "JOIN contact c ON c.id = d.contact_id"
-            )
-        ),
-    }
-    conn.close()
-    return content
-
-
 def test_run_audits_a_folder_end_to_end_and_a_second_run_does_nothing_new(tmp_path: Path) -> None:
     folder = make_folder(tmp_path, calls=6)
     out = tmp_path / "out"
@@ -92,7 +65,7 @@ def test_run_audits_a_folder_end_to_end_and_a_second_run_does_nothing_new(tmp_pa
     first = runner.invoke(cli, ["run", str(folder), "--out", str(out), "--rules", "cn", "-q"])
     assert first.exit_code == 0, first.output
     assert "6 new calls" in first.output and "6 from sidecar transcripts" in first.output
-    content = store_content(out / "auditor.db")
+    content = store_contents(str(out / "auditor.db"))
     assert len(content["contacts"]) == 6 and len(content["segments"]) == 15
     abusive = {f[2] for f in content["findings"] if f[0] == "c0001"}
     assert {"CN-INSULT-001", "CN-THREAT-001"} <= abusive
@@ -108,7 +81,7 @@ def test_run_audits_a_folder_end_to_end_and_a_second_run_does_nothing_new(tmp_pa
     assert second.exit_code == 0, second.output
     assert "0 new calls (6 already stored)" in second.output
     assert "0 pending" in second.output and "scanned 0 contacts" in second.output
-    assert store_content(out / "auditor.db") == content
+    assert store_contents(str(out / "auditor.db")) == content
 
 
 def test_bad_input_is_reported_with_exit_code_3_and_the_rest_completes(tmp_path: Path) -> None:
@@ -190,7 +163,7 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_store_as_an_uninterrupted_ru
     )
     assert clean.returncode == 0, clean.stderr
 
-    killed, uninterrupted = store_content(killed_db), store_content(clean_db)
+    killed, uninterrupted = store_contents(str(killed_db)), store_contents(str(clean_db))
     assert len(uninterrupted["segments"]) == 200 * 3 + 200 * 2
     assert killed == uninterrupted
 
