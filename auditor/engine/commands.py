@@ -83,6 +83,12 @@ def describe_cond(cond: Cond) -> str:
         return f"a personal-data number found by the `{cond.recognizer}` recognizer" + (
             " after one of " + ", ".join(cond.context) if cond.context else ""
         )
+    if cond.model is not None:
+        m = cond.model
+        return (
+            f"a sentence the learned classifier `{m.name}` scores as {m.label} with probability "
+            f"≥ {m.threshold:.2f}"
+        )
     parts = cond.any if cond.any is not None else cond.all
     joiner = "; or " if cond.any is not None else "; and "
     return joiner.join(describe_cond(c) for c in parts or [])

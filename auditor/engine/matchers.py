@@ -8,16 +8,19 @@ these once and collects hits by id; rules then only look their hits up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ahocorasick
 import regex
 
+from auditor.engine.learned import TextClassifier, model_for, sentence_spans
 from auditor.engine.recognizers import PiiHit, find_pii
-from auditor.engine.schema import Cond, Unless
+from auditor.engine.schema import Cond, ModelRef, Unless
 from auditor.errors import RuleError
 from auditor.textnorm import is_cjk, normalize_phrase, pinyin_text, pinyin_variants
 
@@ -49,6 +52,9 @@ class Hits:
     tokens: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     pii: list[PiiHit] = field(default_factory=list)
     regex_errors: list[str] = field(default_factory=list)
+    # model name → scored windows (start, end, probability per label); a window is a sentence
+    # or two adjacent sentences of one turn
+    models: dict[str, list[tuple[int, int, tuple[float, ...]]]] = field(default_factory=dict)
 
 
 def _wordish(ch: str) -> bool:
@@ -94,6 +100,9 @@ class TextMatchers:
         self._automaton: Any = None
         self._pinyin_automaton: Any = None
         self._spacy: dict[str, tuple[Any, Any]] = {}
+        self.models: dict[str, TextClassifier] = {}
+        self.model_files: dict[str, Path] = {}
+        self.model_dir: Path | None = None  # models/ of the pack being compiled
 
     # -- building ---------------------------------------------------------------------------
     def phrase_id(self, phrase: str, pinyin: bool | int = False) -> int:
@@ -130,6 +139,18 @@ class TextMatchers:
         self.regex_sources.append(pattern)
         self._regexes.append(compiled)
         return len(self._regexes) - 1
+
+    def model(self, name: str) -> TextClassifier:
+        path = (self.model_dir or Path(".")) / f"{name}.npz"
+        known = self.model_files.get(name)
+        if known is not None and known != path:
+            raise ValueError(f"model {name!r} is in two packs ({known}, {path}); rename one")
+        if name not in self.models:
+            if not path.is_file():
+                raise ValueError(f"model {name!r}: no model file {path}")
+            self.models[name] = model_for(path)
+            self.model_files[name] = path
+        return self.models[name]
 
     def token_id(self, patterns: list[list[dict[str, Any]]], language: str) -> int:
         tid = len(self.token_names)
@@ -220,7 +241,22 @@ class TextMatchers:
                 hits.tokens.setdefault(tid, []).append((span.start_char, span.end_char))
         if self.pii_kinds:
             hits.pii = find_pii(text, frozenset(self.pii_kinds))
+        if self.models:
+            hits.models = self._score_windows(text)
         return hits
+
+    def _score_windows(self, text: str) -> dict[str, list[tuple[int, int, tuple[float, ...]]]]:
+        sentences = sentence_spans(text)
+        windows = list(sentences)
+        # Two adjacent sentences of one turn as well: "你不还是吧？那你等着。" is a threat only
+        # together. Turns are joined by a newline, so a pair that holds one spans two turns.
+        windows += [
+            (a[0], b[1]) for a, b in itertools.pairwise(sentences) if "\n" not in text[a[0] : b[1]]
+        ]
+        out = {}
+        for name, model in self.models.items():
+            out[name] = [(s, e, tuple(model.probabilities(text[s:e]).values())) for s, e in windows]
+        return out
 
 
 _NLP_CACHE: dict[str, Any] = {}
@@ -365,6 +401,43 @@ class RecognizerCond(CompiledCond):
         return out
 
 
+class ModelCond(CompiledCond):
+    """A sentence the classifier scores at or above the threshold; a two-sentence window only
+    where neither of its sentences does alone, so the evidence is as short as it can be."""
+
+    def __init__(self, ref: ModelRef, model: TextClassifier) -> None:
+        if ref.label not in model.labels:
+            raise ValueError(f"model {ref.name!r} has no label {ref.label!r} ({model.labels})")
+        self.ref = ref
+        self.model = model
+        self.row = model.labels.index(ref.label)
+
+    def evaluate(self, hits: Hits) -> list[Match]:
+        fired = [
+            (s, e, probs[self.row])
+            for s, e, probs in hits.models.get(self.ref.name, [])
+            if probs[self.row] >= self.ref.threshold
+        ]
+        out = []
+        for s, e, p in fired:
+            if any(ss >= s and se <= e and (ss, se) != (s, e) for ss, se, _ in fired):
+                continue  # a pair whose own sentence fires: that sentence is the evidence
+            top = self.model.score(hits.text[s:e], self.ref.label).top_features
+            out.append(
+                Match(
+                    s,
+                    e,
+                    "model",
+                    f"{self.ref.name}:{self.ref.label}",
+                    f"classifier {self.ref.name} gives {self.ref.label} p={p:.2f} "
+                    f"(threshold {self.ref.threshold:.2f}; strongest n-grams: "
+                    f"{', '.join(top) or '-'})",
+                    p,
+                )
+            )
+        return out
+
+
 class AnyCond(CompiledCond):
     def __init__(self, parts: list[CompiledCond]) -> None:
         self.parts = parts
@@ -413,6 +486,8 @@ def cond_leaves(cond: CompiledCond) -> set[tuple[str, Any]]:
         return {("tokens", cond.tid)}
     if isinstance(cond, RecognizerCond):
         return {("pii", cond.kind)}
+    if isinstance(cond, ModelCond):
+        return {("model", cond.ref.name)}
     if isinstance(cond, NearCond):
         return cond_leaves(cond.a)  # both words are needed: either one's absence rules it out
     if isinstance(cond, AnyCond | AllCond):
@@ -441,6 +516,8 @@ def compile_cond(cond: Cond, matchers: TextMatchers, language: str) -> CompiledC
     if cond.recognizer is not None:
         matchers.pii_kinds.add(cond.recognizer)
         return RecognizerCond(cond.recognizer, cond.context)
+    if cond.model is not None:
+        return ModelCond(cond.model, matchers.model(cond.model.name))
     if cond.any is not None:
         return AnyCond([compile_cond(c, matchers, language) for c in cond.any])
     assert cond.all is not None

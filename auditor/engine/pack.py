@@ -47,6 +47,10 @@ from auditor.textnorm import NormalizedText, guess_language, normalize
 
 log = logging.getLogger(__name__)
 
+# A pack's learned classifiers (`model:` conditions) live beside its rules, and are part of the
+# rule-set version: a retrained model changes findings as much as an edited phrase list.
+MODELS_FOLDER = "models"
+
 # A rule for the collector also runs on speech of unknown speaker (mono recordings), less sure.
 UNKNOWN_SPEAKER_FACTOR = 0.7
 
@@ -117,6 +121,7 @@ class RulePack:
         for p in packs:
             files.append(p.path / "pack.yaml")
             files.extend(r.path for r in p.rules)
+            files.extend(sorted((p.path / MODELS_FOLDER).glob("*.npz")))
         self.files = files
         self.version = ruleset_version(files)
         self.overrides = dict(overrides or {})
@@ -127,7 +132,7 @@ class RulePack:
         for pack in packs:
             self.settings_by_language.setdefault(pack.settings.language, pack.settings)
             for loaded in pack.rules:
-                self.rules.append(self._compile(loaded, pack.settings))
+                self.rules.append(self._compile(loaded, pack.settings, pack.path))
             if pack.settings.third_party_markers:
                 tm = self._matchers(pack.settings.language)
                 self._markers[pack.settings.language] = PhraseCond(
@@ -144,13 +149,14 @@ class RulePack:
             self.matchers[language] = TextMatchers()
         return self.matchers[language]
 
-    def _compile(self, loaded: LoadedRule, settings: PackSettings) -> CompiledRule:
+    def _compile(self, loaded: LoadedRule, settings: PackSettings, pack_dir: Path) -> CompiledRule:
         rule = loaded.rule
         compiled = CompiledRule(rule=rule, path=loaded.path, pack=loaded.pack, settings=settings)
         # A rule's phrases go into the automaton of each language it runs on.
         language = rule.languages[0]
         tm = self._matchers(language)
         tm.current_rule = rule.id
+        tm.model_dir = pack_dir / MODELS_FOLDER
         try:
             if rule.match is not None:
                 compiled.cond = compile_cond(rule.match, tm, language)
@@ -711,6 +717,13 @@ def _split_hits(whole: Hits, texts: list[str]) -> list[Hits]:
                     hit.digits,
                 )
             )
+    for name, windows in whole.models.items():
+        for k in range(len(out)):
+            out[k].models[name] = []
+        for s, e, probs in windows:
+            k = where(s, e)
+            if k is not None:
+                out[k].models[name].append((s - starts[k], e - starts[k], probs))
     if out:
         out[0].regex_errors.extend(whole.regex_errors)
     return out
@@ -721,6 +734,7 @@ def _hit_keys(hits: Hits) -> set[tuple[str, Any]]:
     keys.update(("regex", rid) for rid in hits.regexes)
     keys.update(("tokens", tid) for tid in hits.tokens)
     keys.update(("pii", h.kind) for h in hits.pii)
+    keys.update(("model", name) for name in hits.models)
     return keys
 
 
@@ -768,6 +782,7 @@ def load_pack(
     files = [f / "pack.yaml" for f in folders] + [
         p for f in folders for p in sorted(f.rglob("*.yaml")) if p.name != "pack.yaml"
     ]
+    files += [p for f in folders for p in sorted((f / MODELS_FOLDER).glob("*.npz"))]
     key = (
         tuple(str(f) for f in folders),
         ruleset_version(files),

@@ -38,6 +38,19 @@ class Near(_Strict):
     _lists = field_validator("a", "b", mode="before")(_as_list)
 
 
+class ModelRef(_Strict):
+    """A learned classifier's verdict on one sentence (or two adjacent ones) of a turn.
+
+    `name` is a model file `models/<name>.npz` in the pack folder; the sentence matches when the
+    probability of `label` reaches `threshold` (chosen on cross-validated predictions by
+    `auditor rules train`, which prints the operating point of each label).
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    label: Literal["threat", "false_claim", "insult", "privacy", "pressure", "procedure"]
+    threshold: float = Field(ge=0.5, le=0.999)
+
+
 class Cond(_Strict):
     """One matcher, or `any` / `all` of several. Exactly one kind per condition."""
 
@@ -51,6 +64,7 @@ class Cond(_Strict):
     tokens: list[list[dict[str, Any]]] | None = None  # spaCy Matcher patterns
     recognizer: str | None = None
     context: list[str] | None = None  # recognizer: words that mark the number as an ID / card
+    model: ModelRef | None = None
     any: list[Cond] | None = None
     all: list[Cond] | None = None
 
@@ -60,13 +74,13 @@ class Cond(_Strict):
     def _one_kind(self) -> Cond:
         kinds = [
             k
-            for k in ("phrase", "regex", "near", "tokens", "recognizer", "any", "all")
+            for k in ("phrase", "regex", "near", "tokens", "recognizer", "model", "any", "all")
             if getattr(self, k) is not None
         ]
         if len(kinds) != 1:
             raise ValueError(
-                "a condition needs exactly one of phrase, regex, near, tokens, recognizer, any, "
-                f"all; got {kinds or 'none'}"
+                "a condition needs exactly one of phrase, regex, near, tokens, recognizer, "
+                f"model, any, all; got {kinds or 'none'}"
             )
         if self.pinyin and self.phrase is None and self.near is None:
             raise ValueError("pinyin: true applies to phrase or near only")
