@@ -11,14 +11,19 @@ calls of 20 segments until the target size (UTF-8 MB) is reached.
 - naive: the same normalisation and pinyin once per segment, then every rule separately runs
   each of its phrases (str.find loop) and each of its regexes over the text.
 
-One process, so one core. Prints MB/s of each and the ratio.
+- without models: the engine on a copy of the pack without its learned-classifier rules
+  (`model:` conditions), to show what scoring every sentence with the classifier costs.
+
+One process, so one core. Prints MB/s of each and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import regex
 
 from auditor.engine import load_pack
+from auditor.engine.loader import load_pack_folder
+from auditor.engine.pack import RulePack
 from auditor.engine.schema import Cond
 from auditor.models import Channel, Contact, Segment, Speaker
 from auditor.textnorm import normalize, normalize_phrase, pinyin_text, pinyin_variants
@@ -155,6 +162,21 @@ def main() -> None:
     naive_hits = naive_scan(rules, calls)
     naive_s = time.perf_counter() - t0
 
+    # The classifier's cost: both scans after a warm-up pass, so that caches the first scan
+    # fills (pinyin readings, normalisation) favour neither.
+    plain_s = warm_s = None
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _without_models(pack, Path(tmp))
+        if plain is not None:
+            t0 = time.perf_counter()
+            for segments in calls:
+                plain.scan(contact, segments)
+            plain_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for segments in calls:
+                pack.scan(contact, segments)
+            warm_s = time.perf_counter() - t0
+
     print(
         f"corpus: {size_mb:.2f} MB in {len(calls)} calls, pack {pack.name} "
         f"({len(pack.rules)} rules, version {pack.version})"
@@ -162,6 +184,27 @@ def main() -> None:
     print(f"engine: {size_mb / engine_s:8.3f} MB/s  ({engine_s:.2f} s, {findings} findings)")
     print(f"naive:  {size_mb / naive_s:8.3f} MB/s  ({naive_s:.2f} s, {naive_hits} raw hits)")
     print(f"ratio engine/naive: {naive_s / engine_s:.2f}x")
+    if plain_s is not None and warm_s is not None:
+        print(f"warm, with model rules:    {size_mb / warm_s:8.3f} MB/s ({warm_s:.2f} s)")
+        print(f"warm, without model rules: {size_mb / plain_s:8.3f} MB/s ({plain_s:.2f} s)")
+        print(f"cost of the learned classifier: {warm_s / plain_s:.2f}x the time without it")
+
+
+def _without_models(pack, tmp: Path):  # type: ignore[no-untyped-def]
+    """The pack again, from a copy of its folders that leaves out rules with a model condition."""
+    has_model = [r for r in pack.rules if r.rule.match is not None and "model" in str(r.rule.match)]
+    if not has_model:
+        return None
+    skip = {r.path.resolve() for r in has_model}
+    folders = []
+    for loaded in pack.packs:
+        dest = tmp / loaded.path.name
+        shutil.copytree(loaded.path, dest, ignore=shutil.ignore_patterns("models"))
+        for rule in loaded.rules:
+            if rule.path.resolve() in skip:
+                (dest / rule.path.relative_to(loaded.path)).unlink()
+        folders.append(dest)
+    return RulePack([load_pack_folder(f) for f in folders])
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from auditor.engine.loader import (
     pack_folders,
 )
 from auditor.engine.matchers import TextMatchers, compile_cond
-from auditor.engine.pack import RulePack, load_pack
+from auditor.engine.pack import MODELS_FOLDER, RulePack, load_pack
 from auditor.engine.schema import Cond, Example, Rule, Unless
 from auditor.errors import RuleError
 from auditor.textmask import mask_text
@@ -374,7 +374,9 @@ def _cond_phrases(cond: Cond | None) -> set[str]:
     return out
 
 
-def lint_rule(loaded: LoadedRule, sources: dict[str, str] | None) -> list[str]:
+def lint_rule(
+    loaded: LoadedRule, sources: dict[str, str] | None, pack_dir: Path | None = None
+) -> list[str]:
     """Problems the schema cannot see: citations, phrases that excuse themselves, regexes."""
     rule, path = loaded.rule, loaded.path
     problems = []
@@ -407,9 +409,11 @@ def lint_rule(loaded: LoadedRule, sources: dict[str, str] | None) -> list[str]:
         conds += [a.cond] if a else []
         conds += [a.only_if] if a and a.only_if else []
         conds += [s.event, s.required] if s else []
+    matchers = TextMatchers()
+    matchers.model_dir = (pack_dir or loaded.path.parent.parent) / MODELS_FOLDER
     for cond in conds:
         try:
-            compile_cond(cond, TextMatchers(), rule.languages[0])
+            compile_cond(cond, matchers, rule.languages[0])
         except ValueError as exc:
             problems.append(f"{path}: rule {rule.id}: match: {exc}")
     if rule.status != "deprecated" and not rule.examples.match:
@@ -445,5 +449,5 @@ def rules_lint(name_or_path: str | Path = "all") -> list[str]:
                     f"{seen[loaded.rule.id]}"
                 )
             seen[loaded.rule.id] = path
-            problems.extend(lint_rule(loaded, sources))
+            problems.extend(lint_rule(loaded, sources, folder))
     return problems

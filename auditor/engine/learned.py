@@ -39,9 +39,13 @@ _DIGITS = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.+(?=\s|$|[^\x00-\x7f])|…+")
 
 
-def analyze(text: str, language: str) -> list[str]:
-    """The n-gram features of one utterance; training and scoring share this function."""
-    norm = _DIGITS.sub("0", normalize(text).text)
+def analyze(text: str, language: str, normalized: bool = False) -> list[str]:
+    """The n-gram features of one utterance; training and scoring share this function.
+
+    `normalized`: the text is already `textnorm.normalize`d (as the scanner's is), which is
+    idempotent, so normalising again would only cost time.
+    """
+    norm = _DIGITS.sub("0", text if normalized else normalize(text).text)
     if language == "zh":
         # Characters only: ASR inserts and drops spaces and punctuation at random in Chinese.
         chars = "".join(c for c in norm if is_cjk(c) or c.isalnum() or c == "?")
@@ -96,9 +100,9 @@ class TextClassifier:
         self.card = card
 
     # -- features ---------------------------------------------------------------------------
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def vector(self, text: str, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (indices, values), L2-normalised, as scikit-learn computes it."""
-        counts = Counter(analyze(text, self.language))
+        counts = Counter(analyze(text, self.language, normalized))
         idx = [self.index[t] for t in counts if t in self.index]
         if not idx:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -108,13 +112,13 @@ class TextClassifier:
         norm = float(np.sqrt(np.dot(values, values)))
         return ids, values / norm if norm else values
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        ids, values = self.vector(text)
+    def probabilities(self, text: str, normalized: bool = False) -> dict[str, float]:
+        ids, values = self.vector(text, normalized)
         logits = self.coef[:, ids] @ values + self.intercept
         return {label: float(p) for label, p in zip(self.labels, _sigmoid(logits), strict=True)}
 
-    def score(self, text: str, label: str, top: int = 3) -> ModelScore:
-        ids, values = self.vector(text)
+    def score(self, text: str, label: str, top: int = 3, normalized: bool = False) -> ModelScore:
+        ids, values = self.vector(text, normalized)
         row = self.labels.index(label)
         contributions = self.coef[row, ids] * values
         logit = float(contributions.sum() + self.intercept[row])

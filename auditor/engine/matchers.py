@@ -52,9 +52,19 @@ class Hits:
     tokens: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     pii: list[PiiHit] = field(default_factory=list)
     regex_errors: list[str] = field(default_factory=list)
-    # model name → scored windows (start, end, probability per label); a window is a sentence
-    # or two adjacent sentences of one turn
-    models: dict[str, list[tuple[int, int, tuple[float, ...]]]] = field(default_factory=dict)
+    # model name → scored windows (start, end, probability per label), a window being a
+    # sentence or two adjacent sentences of the text; None until a rule asks (`model_windows`),
+    # so the speech no model rule applies to (the customer's) is never scored
+    models: dict[str, list[tuple[int, int, tuple[float, ...]]] | None] = field(default_factory=dict)
+
+    def model_windows(
+        self, name: str, model: TextClassifier
+    ) -> list[tuple[int, int, tuple[float, ...]]]:
+        windows = self.models.get(name)
+        if windows is None:
+            windows = score_windows(self.text, model)
+            self.models[name] = windows
+        return windows
 
 
 def _wordish(ch: str) -> bool:
@@ -241,22 +251,18 @@ class TextMatchers:
                 hits.tokens.setdefault(tid, []).append((span.start_char, span.end_char))
         if self.pii_kinds:
             hits.pii = find_pii(text, frozenset(self.pii_kinds))
-        if self.models:
-            hits.models = self._score_windows(text)
+        hits.models = dict.fromkeys(self.models)
         return hits
 
-    def _score_windows(self, text: str) -> dict[str, list[tuple[int, int, tuple[float, ...]]]]:
-        sentences = sentence_spans(text)
-        windows = list(sentences)
-        # Two adjacent sentences of one turn as well: "你不还是吧？那你等着。" is a threat only
-        # together. Turns are joined by a newline, so a pair that holds one spans two turns.
-        windows += [
-            (a[0], b[1]) for a, b in itertools.pairwise(sentences) if "\n" not in text[a[0] : b[1]]
-        ]
-        out = {}
-        for name, model in self.models.items():
-            out[name] = [(s, e, tuple(model.probabilities(text[s:e]).values())) for s, e in windows]
-        return out
+
+def score_windows(text: str, model: TextClassifier) -> list[tuple[int, int, tuple[float, ...]]]:
+    """The model's probabilities for each sentence of a (normalised) text and each pair of
+    adjacent sentences: "你不还是吧？那你等着。" is a threat only together."""
+    sentences = sentence_spans(text)
+    windows = sentences + [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
+    return [
+        (s, e, tuple(model.probabilities(text[s:e], normalized=True).values())) for s, e in windows
+    ]
 
 
 _NLP_CACHE: dict[str, Any] = {}
@@ -415,14 +421,14 @@ class ModelCond(CompiledCond):
     def evaluate(self, hits: Hits) -> list[Match]:
         fired = [
             (s, e, probs[self.row])
-            for s, e, probs in hits.models.get(self.ref.name, [])
+            for s, e, probs in hits.model_windows(self.ref.name, self.model)
             if probs[self.row] >= self.ref.threshold
         ]
         out = []
         for s, e, p in fired:
             if any(ss >= s and se <= e and (ss, se) != (s, e) for ss, se, _ in fired):
                 continue  # a pair whose own sentence fires: that sentence is the evidence
-            top = self.model.score(hits.text[s:e], self.ref.label).top_features
+            top = self.model.score(hits.text[s:e], self.ref.label, normalized=True).top_features
             out.append(
                 Match(
                     s,

@@ -717,13 +717,8 @@ def _split_hits(whole: Hits, texts: list[str]) -> list[Hits]:
                     hit.digits,
                 )
             )
-    for name, windows in whole.models.items():
-        for k in range(len(out)):
-            out[k].models[name] = []
-        for s, e, probs in windows:
-            k = where(s, e)
-            if k is not None:
-                out[k].models[name].append((s - starts[k], e - starts[k], probs))
+    for k in range(len(out)):
+        out[k].models = dict.fromkeys(whole.models)  # scored per turn, when a rule asks
     if out:
         out[0].regex_errors.extend(whole.regex_errors)
     return out
