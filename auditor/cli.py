@@ -701,7 +701,7 @@ def rules_train(
             --with-examples cn --out rules/cn/models/zh-collection.npz
     """
     from auditor.engine.loader import load_pack_folder, pack_folders
-    from auditor.engine.train import train_model
+    from auditor.engine.train import model_card, train_model
 
     packs = [load_pack_folder(f) for f in pack_folders(examples_pack)] if examples_pack else None
     result = train_model(
@@ -716,6 +716,13 @@ def rules_train(
     )
     out_file.parent.mkdir(parents=True, exist_ok=True)
     result.model.save(out_file)
+    parts = ["auditor rules train", f"--language {language}"]
+    parts += [f"--data {d}" for d in data]
+    parts += [f"--with-examples {examples_pack}"] if examples_pack else []
+    parts += [f"--cold {cold} --cold-weight {cold_weight}"] if cold else []
+    parts += [f"--c {c_value:g}", f"--target-precision {target_precision:g}", f"--out {out_file}"]
+    card_file = out_file.with_suffix(".md")
+    card_file.write_text(model_card(result.model, " ".join(parts)), encoding="utf-8")
     click.echo(f"{'label':<12} {'threshold':>9} {'precision':>9} {'recall':>7} {'positives':>9}")
     for label, row in result.cv.items():
         click.echo(
@@ -724,6 +731,7 @@ def rules_train(
         )
     size = out_file.stat().st_size
     click.echo(f"wrote {out_file} ({len(result.model.vocabulary)} n-grams, {size / 1e6:.1f} MB)")
+    click.echo(f"wrote {card_file}")
 
 
 @rules.command("test")

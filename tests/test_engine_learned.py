@@ -180,3 +180,45 @@ def test_missing_model_or_label_is_a_rule_error_naming_the_rule(tmp_path: Path) 
     folder2 = _model_pack(tmp_path / "b", MODEL_RULE.replace("name: toy", "name: Toy!"))
     with pytest.raises(RuleError, match=r"XX-THREAT-002.*match\.model\.name"):
         load_pack_folder(folder2)
+
+
+def _shipped_models() -> list[Path]:
+    from auditor.engine.packs import rules_root
+
+    return sorted(rules_root().glob("*/models/*.npz"))
+
+
+@pytest.mark.parametrize("path", _shipped_models(), ids=lambda p: p.stem)
+def test_a_shipped_model_is_what_its_training_data_gives(path: Path) -> None:
+    """The model files are binary: this proves each one is the committed data and code's."""
+    shipped = load_model(path)
+    settings = shipped.card["settings"]
+    data_dir = Path(__file__).parent / "data"
+    files = [data_dir / src["file"] for src in shipped.card["trained_on"] if "sha256" in src]
+    assert all(f.is_file() for f in files), "trained on files that are not in tests/data"
+    import hashlib
+
+    for f, src in zip(files, [s for s in shipped.card["trained_on"] if "sha256" in s], strict=True):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()[:16]
+        assert digest == src["sha256"], f"{f.name} changed since {path.name} was trained: retrain"
+    from auditor.engine.train import clean_fragments, read_labelled
+
+    samples = [s for f in files for s in read_labelled(f, shipped.language)]
+    samples += clean_fragments(samples)
+    again = fit(samples, shipped.language, name=shipped.name, c=settings["C"])
+    assert again.vocabulary == shipped.vocabulary
+    assert np.allclose(again.coef, shipped.coef, atol=1e-4)
+    assert np.allclose(again.intercept, shipped.intercept, atol=1e-4)
+
+
+def test_every_model_rule_uses_a_threshold_its_card_measured() -> None:
+    pack = load_pack("all")
+    model_rules = [r for r in pack.rules if r.rule.match is not None and r.rule.match.model]
+    assert len(model_rules) >= 12
+    for r in model_rules:
+        ref = r.rule.match.model  # type: ignore[union-attr]
+        card_file = r.path.parents[1] / "models" / f"{ref.name}.md"
+        assert card_file.is_file(), f"{r.id}: no model card {card_file}"
+        cv = load_model(card_file.with_suffix(".npz")).card["cross_validation"][ref.label]
+        # a rule may be stricter than the measured operating point, never looser
+        assert ref.threshold >= cv["threshold"], r.id

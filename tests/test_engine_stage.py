@@ -132,7 +132,7 @@ def test_evaluate_counts_hits_misses_and_false_alarms_per_category(tmp_path: Pat
     assert insult["precision"] == 0.5 and insult["recall"] == 1.0
     assert result["per_category"]["privacy"]["tp"] == 1
     assert [m["line"] for m in result["misses"]] == [4]
-    assert result["false_alarms"][0]["rules"] == ["US-INSULT-001"]
+    assert "US-INSULT-001" in result["false_alarms"][0]["rules"]
     assert "insult" in format_evaluation(result)
 
 

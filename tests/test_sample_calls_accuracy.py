@@ -17,11 +17,12 @@ from .conftest import REPO
 
 # category: (precision floor, recall floor); measured 2026-11-25 (greedy decoding) in brackets
 FLOORS = {
-    "threat": (0.90, 0.75),  # 10/10, 10/12
-    "false_claim": (0.90, 0.62),  # 11/11, 11/16
-    "insult": (0.85, 0.66),  # 7/7, 7/9
-    "privacy": (0.83, 0.64),  # 10/11, 10/14
-    "pressure": (0.75, 0.50),  # 3/3, 3/4
+    # with the learned-classifier rules (rules/*/models), measured 2026-11-25
+    "threat": (0.90, 0.90),  # 12/12, 12/12
+    "false_claim": (0.84, 0.68),  # 12/13, 12/16
+    "insult": (0.70, 0.77),  # 8/10, 8/9
+    "privacy": (0.83, 0.71),  # 11/12, 11/14
+    "pressure": (0.75, 0.75),  # 4/4, 4/4
     "contact_time": (1.0, 1.0),  # 9/9, 9/9: metadata rules, no ASR in the way
     "contact_frequency": (1.0, 1.0),  # 4/4, 4/4
     "procedure": (0.60, 0.66),  # 7/10, 7/9
