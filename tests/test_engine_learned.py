@@ -222,3 +222,32 @@ def test_every_model_rule_uses_a_threshold_its_card_measured() -> None:
         cv = load_model(card_file.with_suffix(".npz")).card["cross_validation"][ref.label]
         # a rule may be stricter than the measured operating point, never looser
         assert ref.threshold >= cv["threshold"], r.id
+
+
+def _phrase_rule(rule_id: str, unless: str) -> str:
+    return (
+        MODEL_RULE.replace("XX-THREAT-002", rule_id)
+        .replace(
+            "  model: {name: toy, label: threat, threshold: 0.6}\n", "  phrase: [你家]\n" + unless
+        )
+        .replace("match: [我们明天就去你家找你家里人]", "match: [我们去你家找你家里人]")
+    )
+
+
+def test_a_phrase_match_the_model_reads_as_clean_is_excused(tmp_path: Path) -> None:
+    folder = _model_pack(tmp_path)
+    veto = "unless:\n  - model: {name: toy, label: threat, below: 0.3}\n"
+    (folder / "threat" / "XX-THREAT-003.yaml").write_text(
+        _phrase_rule("XX-THREAT-003", veto), encoding="utf-8"
+    )
+    (folder / "threat" / "XX-THREAT-004.yaml").write_text(
+        _phrase_rule("XX-THREAT-004", ""), encoding="utf-8"
+    )
+    pack = load_pack(folder)
+    threat = {f.rule_id for f in pack.scan_text("我们明天去你家找你家里人", language="zh")}
+    assert {"XX-THREAT-003", "XX-THREAT-004"} <= threat
+    calm_text = "请问你家里方便说话吗，本期账单需要还款"
+    assert pack.by_id["XX-THREAT-003"].unless  # compiled with the model exception
+    calm = {f.rule_id for f in pack.scan_text(calm_text, language="zh")}
+    # the same phrase fires without the exception: it is the model that excuses it
+    assert "XX-THREAT-004" in calm and "XX-THREAT-003" not in calm

@@ -156,6 +156,11 @@ def _describe_unless(u: Unless) -> str:
         )
     if u.question:
         return "the clause is a question (？ or 吗)"
+    if u.model is not None:
+        return (
+            f"the learned classifier `{u.model.name}` gives the sentence a {u.model.label} "
+            f"probability below {u.model.below:.2f} (it reads as clean)"
+        )
     return "the words are quoted, or repeat the debtor's words (你说…, you said…)"
 
 

@@ -666,8 +666,17 @@ class CompiledUnless:
     def __init__(self, spec: Unless, matchers: TextMatchers) -> None:
         self.spec = spec
         self.kind = next(
-            k for k in ("negation", "question", "quote", "context") if getattr(spec, k) is not None
+            k
+            for k in ("negation", "question", "quote", "context", "model")
+            if getattr(spec, k) is not None
         )
+        self.model: TextClassifier | None = None
+        if spec.model is not None:
+            self.model = matchers.model(spec.model.name)
+            if spec.model.label not in self.model.labels:
+                raise ValueError(
+                    f"unless model {spec.model.name!r} has no label {spec.model.label!r}"
+                )
         self.phrases: list[str] = []
         self.before = 0
         self.after = 0
@@ -677,8 +686,25 @@ class CompiledUnless:
             self.before = int(data.get("before", 4 if self.kind == "negation" else 10))
             self.after = int(data.get("after", 0 if self.kind == "negation" else 10))
 
-    def excuses(self, text: str, m: Match) -> str | None:
+    def _model_excuses(self, m: Match, hits: Hits | None) -> str | None:
+        spec = self.spec.model
+        # A match by sound is a word ASR garbled (费物 for 废物): the model never saw that
+        # spelling, so its "clean" says nothing.
+        if spec is None or self.model is None or hits is None or m.matcher == "phrase:pinyin":
+            return None
+        # the sentence of the match, or the two sentences a match across a full stop spans
+        window = _smallest_window(hits.model_windows(spec.name, self.model), m)
+        if window is None:
+            return None
+        p = window[2][self.model.labels.index(spec.label)]
+        if p < spec.below:
+            return f"classifier {spec.name} reads the sentence as clean ({spec.label} p={p:.2f})"
+        return None
+
+    def excuses(self, text: str, m: Match, hits: Hits | None = None) -> str | None:
         """A reason string when this exception excuses the match, else None."""
+        if self.kind == "model":
+            return self._model_excuses(m, hits)
         if self.kind == "negation":
             left, _ = _clause_bounds(text, m.start, m.end, _CLAUSE_END)
             lo = max(left, m.start - self.before - 12)
@@ -745,6 +771,13 @@ class CompiledUnless:
             if q in lead:
                 return f"the collector repeats the debtor's words ({q!r})"
         return None
+
+
+def _smallest_window(
+    windows: list[tuple[int, int, tuple[float, ...]]], m: Match
+) -> tuple[int, int, tuple[float, ...]] | None:
+    holding = [w for w in windows if w[0] <= m.start and w[1] >= m.end]
+    return min(holding, key=lambda w: w[1] - w[0]) if holding else None
 
 
 def compile_unless(specs: list[Unless], matchers: TextMatchers) -> list[CompiledUnless]:

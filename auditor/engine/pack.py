@@ -386,7 +386,7 @@ class RulePack:
                     kept = _merge_overlaps(
                         m
                         for m in rule.cond.evaluate(hits)
-                        if not any(u.excuses(hits.text, m) for u in rule.unless)
+                        if not any(u.excuses(hits.text, m, hits) for u in rule.unless)
                     )
                     extra = third_party[1] if r.party == "third_party" else ""
                     findings.extend(

@@ -95,6 +95,14 @@ class Cond(_Strict):
         return self
 
 
+class ModelVeto(_Strict):
+    """`unless: - model:`: the learned classifier reads the sentence of the match as clean."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    label: Literal["threat", "false_claim", "insult", "privacy", "pressure", "procedure"]
+    below: float = Field(gt=0.0, le=0.5)
+
+
 class Unless(_Strict):
     """An exception scoped to the match it excuses.
 
@@ -104,22 +112,28 @@ class Unless(_Strict):
     - quote: the match sits in quotation marks or right after 你说 / you said
     - context: a phrase at most `before` characters before or `after` characters after the match,
       in the same sentence (lawful statements of consequences: 依法, 可能, may)
+    - model: the pack's learned classifier gives the sentence of the match a probability of the
+      label below `below`: a phrase that fires on a sentence the model reads as clean (他借网贷
+      了吗 said by a collector warning against loans) is more often a false alarm than a find
     """
 
     negation: dict[str, Any] | None = None
     question: bool | None = None
     quote: bool | None = None
     context: dict[str, Any] | None = None
+    model: ModelVeto | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Unless:
         kinds = [
-            k for k in ("negation", "question", "quote", "context") if getattr(self, k) is not None
+            k
+            for k in ("negation", "question", "quote", "context", "model")
+            if getattr(self, k) is not None
         ]
         if len(kinds) != 1:
             raise ValueError(
                 f"an exception needs exactly one of negation, question, quote, "
-                f"context; got {kinds or 'none'}"
+                f"context, model; got {kinds or 'none'}"
             )
         for name in ("negation", "context"):
             spec = getattr(self, name)
