@@ -652,7 +652,6 @@ def rules_show(rule_id: str, pack_name: str) -> None:
     "--data",
     "data",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A labelled JSON Lines file (as `auditor eval` reads); repeat for more.",
 )
@@ -666,7 +665,8 @@ def rules_show(rule_id: str, pack_name: str) -> None:
     "--cold",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="COLD train.csv: general Chinese offensive language, added to the insult label.",
+    help="COLD train.csv: general Chinese offensive language for the insult label; alone "
+    "(no --data) it trains a general offensive-language model.",
 )
 @click.option("--cold-weight", default=0.2, show_default=True, help="Weight of a COLD row.")
 @click.option("--c", "c_value", default=4.0, show_default=True, help="Inverse regularisation.")
@@ -719,7 +719,8 @@ def rules_train(
     parts = ["auditor rules train", f"--language {language}"]
     parts += [f"--data {d}" for d in data]
     parts += [f"--with-examples {examples_pack}"] if examples_pack else []
-    parts += [f"--cold {cold} --cold-weight {cold_weight}"] if cold else []
+    parts += [f"--cold {cold}"] if cold else []
+    parts += [f"--cold-weight {cold_weight:g}"] if cold and data else []
     parts += [f"--c {c_value:g}", f"--target-precision {target_precision:g}", f"--out {out_file}"]
     card_file = out_file.with_suffix(".md")
     card_file.write_text(model_card(result.model, " ".join(parts)), encoding="utf-8")

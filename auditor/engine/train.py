@@ -42,6 +42,7 @@ class Sample:
     weight: float = 1.0
     source: str = ""
     known: set[str] | None = None  # labels this sample says something about (None: all)
+    measured: bool = True  # counted in the cross-validated figures (not fragments or extras)
 
 
 @dataclass
@@ -75,7 +76,9 @@ def read_labelled(path: Path, language: str) -> list[Sample]:
     return out
 
 
-def read_cold(path: Path, weight: float, limit: int | None = None) -> list[Sample]:
+def read_cold(
+    path: Path, weight: float, limit: int | None = None, measured: bool = False
+) -> list[Sample]:
     """COLD rows (label 1 = offensive) as insult / clean samples that speak for insult only."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -93,6 +96,7 @@ def read_cold(path: Path, weight: float, limit: int | None = None) -> list[Sampl
             weight=weight,
             source="cold",
             known={"insult"},
+            measured=measured,
         )
         for r in rows
     ]
@@ -113,7 +117,13 @@ def clean_fragments(samples: list[Sample]) -> list[Sample]:
         spans = sentence_spans(s.text)
         if len(spans) > 1:
             out += [
-                Sample(s.text[a:b], set(), source=f"{s.source}:sentence", known=set(TEXT_LABELS))
+                Sample(
+                    s.text[a:b],
+                    set(),
+                    source=f"{s.source}:sentence",
+                    known=set(TEXT_LABELS),
+                    measured=False,
+                )
                 for a, b in spans
             ]
     return out
@@ -138,7 +148,9 @@ def rule_examples(packs: list[Any], language: str) -> list[Sample]:
                 if not text or speaker == "customer":
                     continue
                 labels = {cat} if kind == "match" else set()
-                out.append(Sample(text, labels, source=f"{r.id}.{kind}", known={cat}))
+                out.append(
+                    Sample(text, labels, source=f"{r.id}.{kind}", known={cat}, measured=False)
+                )
     return out
 
 
@@ -245,11 +257,14 @@ def cross_validate(
     **kw: Any,
 ) -> dict[str, dict[str, float]]:
     """Per label: the chosen threshold and its out-of-fold precision and recall, measured on
-    the fully labelled samples only (not on COLD or rule examples)."""
+    the samples that are `measured` and speak for the label (not on sentence fragments, rule
+    examples or an auxiliary corpus)."""
     probs = out_of_fold(samples, language, folds=folds, **kw)
-    full = np.array([s.known is None for s in samples])
     out = {}
     for j, label in enumerate(TEXT_LABELS):
+        full = np.array(
+            [s.measured and (s.known is None or label in s.known) for s in samples], dtype=bool
+        )
         truth = np.array([label in s.labels for s in samples])[full]
         if truth.sum() == 0:
             continue
@@ -287,23 +302,33 @@ def train_model(
         labelled.extend(found)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         sources.append({"file": path.name, "sha256": digest, "collector_lines": len(found)})
-    if not labelled:
+    if not labelled and cold is None:
         raise TrainingError(f"no collector lines in language {language!r} in {data}")
     extra: list[Sample] = rule_examples(packs, language) if packs else []
     if packs:
         names = "+".join(p.settings.name for p in packs)
         sources.append({"file": f"rule examples of {names}", "samples": len(extra)})
     if cold is not None:
-        cold_samples = read_cold(cold, cold_weight)
+        # alone, COLD is the data the model is measured on; beside collection lines, an extra
+        alone = not labelled
+        cold_samples = read_cold(cold, 1.0 if alone else cold_weight, measured=alone)
         extra.extend(cold_samples)
-        sources.append({"file": f"COLD {cold.name}", "samples": len(cold_samples)})
+        digest = hashlib.sha256(cold.read_bytes()).hexdigest()[:16]
+        sources.append(
+            {"file": cold.name, "kind": "cold", "sha256": digest, "samples": len(cold_samples)}
+        )
     fragments = clean_fragments(labelled)
-    sources.append({"file": "sentences of the clean lines above", "samples": len(fragments)})
+    if fragments:
+        sources.append({"file": "sentences of the clean lines above", "samples": len(fragments)})
     samples = labelled + fragments + extra
     cv = cross_validate(samples, language, target_precision, folds=folds, c=c)
     card = {
         "trained_on": sources,
-        "settings": {"C": c, "cold_weight": cold_weight if cold else None, "folds": folds},
+        "settings": {
+            "C": c,
+            "cold_weight": (cold_weight if labelled else 1.0) if cold else None,
+            "folds": folds,
+        },
         "cross_validation": cv,
         "target_precision": target_precision,
         "scikit_learn": sklearn.__version__,
@@ -315,6 +340,19 @@ def train_model(
 def model_card(model: TextClassifier, command: str) -> str:
     """The Markdown card written beside a model file: data, settings, measured operating points."""
     card = model.card
+    cold_only = all(src.get("kind") == "cold" for src in card.get("trained_on", []))
+    if cold_only:
+        about = (
+            "COLD (Deng et al., EMNLP 2022; Apache-2.0): Chinese social-media comments on race, "
+            "gender and region labelled offensive or safe. A general offensive-language model, "
+            "not a collection one: on collection speech it also fires on threats and on some "
+            "clean lines, which is why the rule that uses it is a preview rule."
+        )
+    else:
+        about = (
+            "Only collector lines are used: customer lines are clean by definition, and as "
+            "negatives they would teach the model that a quoted threat is harmless."
+        )
     lines = [
         f"# Model card: {model.name}",
         "",
@@ -340,8 +378,7 @@ def model_card(model: TextClassifier, command: str) -> str:
         lines.append(f"| {src['file']} | {src.get('sha256', '')} | {count} |")
     lines += [
         "",
-        "Only collector lines are used: customer lines are clean by definition, and as negatives "
-        "they would teach the model that a quoted threat is harmless.",
+        about,
         "",
         f"## Cross-validated operating points ({card.get('settings', {}).get('folds', 5)} folds)",
         "",
@@ -364,8 +401,13 @@ def model_card(model: TextClassifier, command: str) -> str:
         "",
         "- It scores one sentence, or two adjacent ones, of one speaker: it does not know who "
         "was reached, what was said earlier, or whether a claim is true.",
-        "- It learns the wording of its training data, all of it written for this project "
-        "(no real calls): phrasings far from it score lower.",
+        "- It learns the wording of its training data"
+        + (
+            ", social-media comments: collection speech is far from it."
+            if cold_only
+            else ", all of it written for this project (no real calls): phrasings far from it "
+            "score lower."
+        ),
         "- ASR errors it has not seen (a garbled 老赖) are left to the pinyin phrase rules.",
         "",
     ]
