@@ -111,12 +111,8 @@ def test_evaluate_counts_hits_misses_and_false_alarms_per_category(tmp_path: Pat
         {"text": "你这个老赖", "speaker": "collector", "language": "zh", "labels": ["insult"]},
         {"text": "你这个老赖", "speaker": "customer", "language": "zh", "labels": []},
         {"text": "请您尽快还款", "speaker": "collector", "language": "zh", "labels": []},
-        {
-            "text": "你再不还钱就等着瞧",
-            "speaker": "collector",
-            "language": "zh",
-            "labels": ["threat"],
-        },
+        # labelled a threat though it is none: a miss whatever the detectors learn
+        {"text": "好的，谢谢您", "speaker": "collector", "language": "zh", "labels": ["threat"]},
         {
             "text": "his account is past due",
             "speaker": "collector",
