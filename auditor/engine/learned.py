@@ -62,6 +62,12 @@ def analyze(text: str, language: str, normalized: bool = False) -> list[str]:
     return feats
 
 
+@lru_cache(maxsize=4096)
+def _counts(text: str, language: str, normalized: bool) -> Counter[str]:
+    # Shared by every model of a language: a sentence is analysed once, not once per model.
+    return Counter(analyze(text, language, normalized))
+
+
 @dataclass(frozen=True)
 class ModelScore:
     label: str
@@ -102,7 +108,7 @@ class TextClassifier:
     # -- features ---------------------------------------------------------------------------
     def vector(self, text: str, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (indices, values), L2-normalised, as scikit-learn computes it."""
-        counts = Counter(analyze(text, self.language, normalized))
+        counts = _counts(text, self.language, normalized)
         idx = [self.index[t] for t in counts if t in self.index]
         if not idx:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
