@@ -1118,11 +1118,24 @@ def serve(
     default=None,
     help="Rule files, to name each rule's file and skip examples it already has.",
 )
+@click.option(
+    "--write-labels",
+    "labels_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the reviewed segments as labelled lines (JSONL, masked) for "
+    "`auditor rules train --data`.",
+)
 @out_option
 @db_option
 @with_logging
 def rules_feedback(
-    write_examples: bool, to_dir: Path, rules_dir: Path | None, out: Path, db: str | None
+    write_examples: bool,
+    to_dir: Path,
+    rules_dir: Path | None,
+    labels_file: Path | None,
+    out: Path,
+    db: str | None,
 ) -> None:
     """Per rule: findings confirmed, dismissed and still open, and why they were dismissed.
 
@@ -1130,8 +1143,10 @@ def rules_feedback(
 
     \b
         auditor rules feedback --write-examples --to feedback/
+        auditor rules feedback --write-labels reviewed.jsonl
     """
     from auditor.review import commands
+    from auditor.review.feedback import write_training_labels
 
     store = _open(db, out)
     for line in commands.rules_feedback(store):
@@ -1139,6 +1154,9 @@ def rules_feedback(
     if write_examples:
         for line in commands.rules_feedback_write_examples(store, to_dir, rules_dir):
             click.echo(line)
+    if labels_file is not None:
+        lines, used = write_training_labels(store, labels_file)
+        click.echo(f"{labels_file}: {lines} reviewed segments from {used} decided findings")
 
 
 @cli.group()

@@ -115,3 +115,33 @@ def test_write_examples_command_lists_the_files(store: Store, tmp_path: Path, ma
     first = (out / "CN-PRIVACY-002.yaml").read_bytes()
     rules_feedback_write_examples(store, out)
     assert (out / "CN-PRIVACY-002.yaml").read_bytes() == first
+
+
+def test_reviewed_segments_become_training_lines_that_know_only_the_decided_category(
+    store: Store, tmp_path: Path
+) -> None:
+    import json
+
+    from auditor.engine.train import read_labelled
+    from auditor.review.feedback import write_training_labels
+
+    sample = sample_store(store, tmp_path)
+    decide(store, [sample.findings["CN-THREAT-004"]], Decision.DISMISSED, "lee", "复述客户的话")
+    decide(store, [sample.findings["CN-INSULT-001"]], Decision.CONFIRMED, "kim")
+    decide(store, [sample.findings["CN-HOURS-001"]], Decision.CONFIRMED, "kim")  # no text
+    path = tmp_path / "reviewed.jsonl"
+    assert write_training_labels(store, path, mask=fake_mask) == (2, 2)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    by_text = {line["text"]: line for line in lines}
+    threat = by_text[fake_mask(CALL1_SEGMENTS[2].text)]
+    assert (threat["labels"], threat["reviewed"], threat["speaker"]) == (
+        [],
+        ["threat"],
+        "collector",
+    )
+    insult = by_text["你就是个骗子，老赖"]
+    assert (insult["labels"], insult["reviewed"]) == (["insult"], ["insult"])
+    assert ID_NUMBER not in path.read_text(encoding="utf-8")
+    samples = {s.text: s for s in read_labelled(path, "zh")}
+    assert samples["你就是个骗子，老赖"].known == {"insult"}
+    assert samples[threat["text"]].labels == set() and samples[threat["text"]].known == {"threat"}

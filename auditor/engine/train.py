@@ -72,7 +72,15 @@ def read_labelled(path: Path, language: str) -> list[Sample]:
             raise TrainingError(f"{path}:{n}: labels: unknown {sorted(unknown)}")
         if item.get("language") != language or item.get("speaker", "collector") != "collector":
             continue
-        out.append(Sample(text, labels, source=f"{path.name}:{n}"))
+        # `reviewed` (from `auditor rules feedback --write-labels`): the labels are known for
+        # these categories only; a dismissed threat is no threat, and says nothing else
+        reviewed = item.get("reviewed")
+        if reviewed is not None and (
+            not isinstance(reviewed, list) or not set(reviewed) <= set(TEXT_LABELS)
+        ):
+            raise TrainingError(f"{path}:{n}: reviewed: a list of categories, got {reviewed!r}")
+        known = set(reviewed) if reviewed is not None else None
+        out.append(Sample(text, labels, source=f"{path.name}:{n}", known=known))
     return out
 
 
@@ -112,7 +120,7 @@ def clean_fragments(samples: list[Sample]) -> list[Sample]:
     """
     out = []
     for s in samples:
-        if s.labels:
+        if s.labels or s.known is not None:  # clean for every label, not just the reviewed one
             continue
         spans = sentence_spans(s.text)
         if len(spans) > 1:

@@ -10,6 +10,7 @@ pattern), then pastes the entries, which are written in the rule file's own exam
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -179,3 +180,65 @@ def write_no_match_candidates(
             raise ReviewError(f"{path}: cannot write: {exc.strerror or exc}") from exc
         written.append(path)
     return written
+
+
+TEXT_CATEGORIES = ("threat", "false_claim", "insult", "privacy", "pressure", "procedure")
+
+
+def write_training_labels(
+    store: Store, path: Path, mask: Callable[[str], str] | None = None
+) -> tuple[int, int]:
+    """Reviewed collector segments as labelled lines for `auditor rules train`.
+
+    One line per segment with a decided finding of a text category: `labels` holds the
+    categories confirmed on it, `reviewed` every category decided on it, since a dismissed
+    threat says the segment is no threat, and nothing about insults. The trainer learns each
+    label only from the lines that reviewed it. Texts are masked unless `mask` says otherwise.
+    Returns (lines written, findings used).
+    """
+    from auditor.textnorm import guess_language
+
+    mask = mask or masker()
+    by_segment: dict[tuple[int, int], dict[str, set[str]]] = {}
+    used = 0
+    for stored in store.findings():
+        f = stored.finding
+        category = f.category.value
+        if (
+            stored.decision not in (Decision.CONFIRMED, Decision.DISMISSED)
+            or f.segment_index is None
+            or category not in TEXT_CATEGORIES
+        ):
+            continue
+        entry = by_segment.setdefault(
+            (f.contact_id, f.segment_index), {"labels": set(), "reviewed": set()}
+        )
+        entry["reviewed"].add(category)
+        if stored.decision is Decision.CONFIRMED:
+            entry["labels"].add(category)
+        used += 1
+    lines = []
+    for (contact_id, index), entry in sorted(by_segment.items()):
+        segments = store.segments(contact_id)
+        if not 0 <= index < len(segments):
+            continue
+        segment = segments[index]
+        contact = store.contact(contact_id)
+        party = contact.party_reached.value
+        item = {
+            "id": f"review-{contact.external_id}-{index}",
+            "text": mask(segment.text),
+            "speaker": segment.speaker.value,
+            "language": contact.language or guess_language(segment.text) or "zh",
+            "labels": sorted(entry["labels"]),
+            "reviewed": sorted(entry["reviewed"]),
+            "party": party if party in ("debtor", "third_party") else "debtor",
+            "note": f"from review decisions on contact {contact.external_id}",
+        }
+        lines.append(json.dumps(item, ensure_ascii=False))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise ReviewError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    return len(lines), used
