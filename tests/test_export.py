@@ -223,3 +223,16 @@ def test_export_rejects_a_reversed_date_range(built, tmp_path: Path) -> None:
     store = built[0]
     with pytest.raises(ExportError, match="before the start"):
         export_bundle(store, tmp_path / "b", "2026-11-22", "2026-11-16")
+
+
+def test_the_shipped_packs_export_with_their_models_and_the_version_findings_carry() -> None:
+    from auditor.engine import load_pack
+    from auditor.export.bundle import _ruleset_version
+    from auditor.report.commands import rule_files_for
+
+    for name in ("cn", "us", "all"):
+        files = rule_files_for(name)
+        assert files is not None
+        # a regulator gets the model files that made the findings, with their cards
+        assert any(f.suffix == ".npz" for f in files) and any(f.suffix == ".md" for f in files)
+        assert _ruleset_version(files) == load_pack(name).version

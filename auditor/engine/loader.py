@@ -188,6 +188,18 @@ def pack_folders(name_or_path: str | Path) -> list[Path]:
     )
 
 
+MODELS_FOLDER = "models"
+
+
+def pack_files(folder: Path, cards: bool = False) -> list[Path]:
+    """The files a pack's findings depend on: pack.yaml, its rule files and its models (what
+    `ruleset_version` hashes); with `cards`, also the models' Markdown cards (for exports)."""
+    rules = sorted(p for p in folder.rglob("*.yaml") if p.name != "pack.yaml")
+    models = sorted((folder / MODELS_FOLDER).glob("*.npz"))
+    extra = sorted((folder / MODELS_FOLDER).glob("*.md")) if cards else []
+    return [folder / "pack.yaml", *rules, *models, *extra]
+
+
 def ruleset_version(files: list[Path]) -> str:
     """Hash of the rule files' names and bytes: the version findings are stamped with."""
     digest = hashlib.sha256()

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditor import textmask
 from auditor.engine.loader import (
+    MODELS_FOLDER,
     LoadedPack,
     LoadedRule,
     load_pack_folder,
+    pack_files,
     pack_folders,
     ruleset_version,
 )
@@ -47,9 +49,9 @@ from auditor.textnorm import NormalizedText, guess_language, normalize
 
 log = logging.getLogger(__name__)
 
-# A pack's learned classifiers (`model:` conditions) live beside its rules, and are part of the
-# rule-set version: a retrained model changes findings as much as an edited phrase list.
-MODELS_FOLDER = "models"
+# A pack's learned classifiers (`model:` conditions) live in its MODELS_FOLDER and are part of
+# the rule-set version (loader.pack_files): a retrained model changes findings as much as an
+# edited phrase list.
 
 # A rule for the collector also runs on speech of unknown speaker (mono recordings), less sure.
 UNKNOWN_SPEAKER_FACTOR = 0.7
@@ -117,13 +119,8 @@ class RulePack:
     def __init__(self, packs: list[LoadedPack], overrides: dict[str, int | None] | None = None):
         self.packs = packs
         self.name = "+".join(p.settings.name for p in packs)
-        files = []
-        for p in packs:
-            files.append(p.path / "pack.yaml")
-            files.extend(r.path for r in p.rules)
-            files.extend(sorted((p.path / MODELS_FOLDER).glob("*.npz")))
-        self.files = files
-        self.version = ruleset_version(files)
+        self.files = [f for p in packs for f in pack_files(p.path)]
+        self.version = ruleset_version(self.files)
         self.overrides = dict(overrides or {})
         self.matchers: dict[str, TextMatchers] = {}
         self.rules: list[CompiledRule] = []
@@ -774,13 +771,9 @@ def load_pack(
     folders = pack_folders(name_or_path)
     # The key hashes the files' bytes only, so a cached pack costs no YAML parsing; the same
     # files always give the same `RulePack.version`.
-    files = [f / "pack.yaml" for f in folders] + [
-        p for f in folders for p in sorted(f.rglob("*.yaml")) if p.name != "pack.yaml"
-    ]
-    files += [p for f in folders for p in sorted((f / MODELS_FOLDER).glob("*.npz"))]
     key = (
         tuple(str(f) for f in folders),
-        ruleset_version(files),
+        ruleset_version([f for folder in folders for f in pack_files(folder)]),
         tuple(sorted((overrides or {}).items())),
     )
     if key not in _CACHE:

@@ -392,7 +392,19 @@ def _default_rule_files() -> tuple[Path | None, list[Path]]:
     )
     if not root.is_dir():
         return None, []
-    return root, sorted(p for p in root.rglob("*.yaml") if p.is_file())
+    return root, _with_models(sorted(p for p in root.rglob("*.yaml") if p.is_file()))
+
+
+def _with_models(files: list[Path]) -> list[Path]:
+    """Rule files plus each pack's learned models and their cards: they decide findings too."""
+    extra = [
+        m
+        for f in files
+        if f.name == "pack.yaml"
+        for m in sorted((f.parent / "models").glob("*"))
+        if m.suffix in (".npz", ".md") and m.is_file()
+    ]
+    return sorted(set(files) | set(extra))
 
 
 def _rule_entries(ruleset_files: Iterable[str | Path] | None) -> list[tuple[str, Path]]:
@@ -417,11 +429,15 @@ def _rule_entries(ruleset_files: Iterable[str | Path] | None) -> list[tuple[str,
 
 def _ruleset_version(files: list[Path]) -> str | None:
     try:
-        from auditor.engine.loader import ruleset_version
+        from auditor.engine.loader import pack_files, ruleset_version
     except ImportError:
         return None
-    pack_files = [p for p in files if p.suffix == ".yaml"]
-    return str(ruleset_version(pack_files)) if pack_files else None
+    # The version the engine stamps on findings: each pack's own files (pack.yaml, rules,
+    # models), not sources.yaml or the model cards that travel with them.
+    folders = sorted({p.parent for p in files if p.name == "pack.yaml"})
+    if not folders:
+        return None
+    return str(ruleset_version([f for folder in folders for f in pack_files(folder)]))
 
 
 # -- bundle -----------------------------------------------------------------------------------

@@ -46,9 +46,11 @@ def rule_files_for(rules: str | Path | None) -> list[Path] | None:
     None lets the export take the shipped packs."""
     if rules is None:
         return None
+    from auditor.export.bundle import _with_models
+
     path = Path(rules)
     if path.is_dir():
-        return sorted(p for p in path.rglob("*.yaml") if p.is_file())
+        return _with_models(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
     try:
         from auditor.engine.loader import pack_folders
     except ImportError:
@@ -58,8 +60,10 @@ def rule_files_for(rules: str | Path | None) -> list[Path] | None:
         folder = (root / str(rules)) if root else None
         if folder is None or not folder.is_dir():
             raise ExportError(f"--rules {rules}: no such rule pack or folder") from None
-        return sorted(p for p in folder.rglob("*.yaml") if p.is_file())
-    return sorted(p for folder in pack_folders(str(rules)) for p in folder.rglob("*.yaml"))
+        return _with_models(sorted(p for p in folder.rglob("*.yaml") if p.is_file()))
+    return _with_models(
+        sorted(p for folder in pack_folders(str(rules)) for p in folder.rglob("*.yaml"))
+    )
 
 
 def export_command(
