@@ -200,9 +200,16 @@ def pack_files(folder: Path, cards: bool = False) -> list[Path]:
     return [folder / "pack.yaml", *rules, *models, *extra]
 
 
+# Bump when a change to the matching code changes findings for the same rule files (as the
+# learned-classifier conditions did: 2). It is part of the version findings carry, so stores
+# rescan after an upgrade instead of keeping findings the new engine would not make.
+MATCHING_VERSION = 2
+
+
 def ruleset_version(files: list[Path]) -> str:
-    """Hash of the rule files' names and bytes: the version findings are stamped with."""
-    digest = hashlib.sha256()
+    """Hash of the rule files' names and bytes, and of MATCHING_VERSION: the version findings
+    are stamped with."""
+    digest = hashlib.sha256(f"matching {MATCHING_VERSION}\0".encode())
     for path in sorted(files, key=lambda p: (p.parent.parent.name, p.parent.name, p.name)):
         digest.update(f"{path.parent.name}/{path.name}\0".encode())
         digest.update(path.read_bytes())
