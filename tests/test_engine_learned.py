@@ -13,7 +13,9 @@ from auditor.engine.learned import analyze, load_model, sentence_spans
 from auditor.engine.loader import load_pack_folder
 from auditor.engine.train import Sample, fit, operating_point
 from auditor.errors import RuleError
-from auditor.models import Category, Channel, Contact, Party, Segment, Speaker
+from auditor.models import Category, Segment, Speaker
+
+from .test_engine import _contact
 
 # A toy training set: threats are about "coming to your home / family", the clean lines are
 # ordinary collection talk. Small, but enough for a linear model to separate the two.
@@ -128,22 +130,6 @@ def _model_pack(tmp_path: Path, rule: str = MODEL_RULE) -> Path:
     (pack / "threat" / "XX-THREAT-002.yaml").write_text(rule, encoding="utf-8")
     fit(_samples(), "zh", name="toy", min_df=1).save(pack / "models" / "toy.npz")
     return pack
-
-
-def _contact() -> Contact:
-    from datetime import UTC, datetime
-
-    return Contact(
-        external_id="c1",
-        channel=Channel.CALL,
-        collector_id="w1",
-        account_id="A1",
-        started_at=datetime(2026, 11, 16, 2, 0, tzinfo=UTC),
-        timezone="Asia/Shanghai",
-        party_reached=Party.DEBTOR,
-        language="zh",
-        id=3,
-    )
 
 
 def test_a_model_rule_finds_the_sentence_with_evidence_and_timestamps(tmp_path: Path) -> None:

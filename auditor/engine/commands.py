@@ -16,13 +16,14 @@ import yaml
 
 from auditor.engine.examples import ExampleResult, run_examples
 from auditor.engine.loader import (
+    MODELS_FOLDER,
     LoadedRule,
     load_pack_settings,
     load_rule_file,
     pack_folders,
 )
 from auditor.engine.matchers import TextMatchers, compile_cond
-from auditor.engine.pack import MODELS_FOLDER, RulePack, load_pack
+from auditor.engine.pack import RulePack, load_pack
 from auditor.engine.schema import Cond, Example, Rule, Unless
 from auditor.errors import RuleError
 from auditor.textmask import mask_text

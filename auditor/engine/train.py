@@ -164,7 +164,6 @@ def rule_examples(packs: list[Any], language: str) -> list[Sample]:
 
 def _sklearn() -> Any:
     try:
-        import sklearn  # noqa: F401
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:

@@ -182,9 +182,6 @@ def write_no_match_candidates(
     return written
 
 
-TEXT_CATEGORIES = ("threat", "false_claim", "insult", "privacy", "pressure", "procedure")
-
-
 def write_training_labels(
     store: Store, path: Path, mask: Callable[[str], str] | None = None
 ) -> tuple[int, int]:
@@ -196,6 +193,7 @@ def write_training_labels(
     label only from the lines that reviewed it. Texts are masked unless `mask` says otherwise.
     Returns (lines written, findings used).
     """
+    from auditor.engine.train import TEXT_LABELS
     from auditor.textnorm import guess_language
 
     mask = mask or masker()
@@ -207,7 +205,7 @@ def write_training_labels(
         if (
             stored.decision not in (Decision.CONFIRMED, Decision.DISMISSED)
             or f.segment_index is None
-            or category not in TEXT_CATEGORIES
+            or category not in TEXT_LABELS
         ):
             continue
         entry = by_segment.setdefault(
