@@ -19,8 +19,8 @@ from .conftest import REPO
 FLOORS = {
     # with the learned-classifier rules (rules/*/models), measured 2026-11-25
     "threat": (0.84, 0.90),  # 12/13, 12/12
-    "false_claim": (0.86, 0.81),  # 14/15, 14/16
-    "insult": (0.77, 0.77),  # 8/9, 8/9
+    "false_claim": (0.85, 0.75),  # 13/14, 13/16
+    "insult": (0.80, 0.88),  # 9/10, 9/9
     "privacy": (0.83, 0.71),  # 11/12, 11/14
     "pressure": (0.75, 0.75),  # 4/4, 4/4
     "contact_time": (1.0, 1.0),  # 9/9, 9/9: metadata rules, no ASR in the way
