@@ -150,7 +150,8 @@ class TextMatchers:
         self._regexes.append(compiled)
         return len(self._regexes) - 1
 
-    def model(self, name: str) -> TextClassifier:
+    def model(self, name: str, label: str) -> tuple[TextClassifier, int]:
+        """The pack's model `name`, loaded once, and the row of `label` in its outputs."""
         path = (self.model_dir or Path(".")) / f"{name}.npz"
         known = self.model_files.get(name)
         if known is not None and known != path:
@@ -160,7 +161,10 @@ class TextMatchers:
                 raise ValueError(f"model {name!r}: no model file {path}")
             self.models[name] = model_for(path)
             self.model_files[name] = path
-        return self.models[name]
+        model = self.models[name]
+        if label not in model.labels:
+            raise ValueError(f"model {name!r} has no label {label!r} ({model.labels})")
+        return model, model.labels.index(label)
 
     def token_id(self, patterns: list[list[dict[str, Any]]], language: str) -> int:
         tid = len(self.token_names)
@@ -411,12 +415,9 @@ class ModelCond(CompiledCond):
     """A sentence the classifier scores at or above the threshold; a two-sentence window only
     where neither of its sentences does alone, so the evidence is as short as it can be."""
 
-    def __init__(self, ref: ModelRef, model: TextClassifier) -> None:
-        if ref.label not in model.labels:
-            raise ValueError(f"model {ref.name!r} has no label {ref.label!r} ({model.labels})")
+    def __init__(self, ref: ModelRef, matchers: TextMatchers) -> None:
         self.ref = ref
-        self.model = model
-        self.row = model.labels.index(ref.label)
+        self.model, self.row = matchers.model(ref.name, ref.label)
 
     def evaluate(self, hits: Hits) -> list[Match]:
         fired = [
@@ -523,7 +524,7 @@ def compile_cond(cond: Cond, matchers: TextMatchers, language: str) -> CompiledC
         matchers.pii_kinds.add(cond.recognizer)
         return RecognizerCond(cond.recognizer, cond.context)
     if cond.model is not None:
-        return ModelCond(cond.model, matchers.model(cond.model.name))
+        return ModelCond(cond.model, matchers)
     if cond.any is not None:
         return AnyCond([compile_cond(c, matchers, language) for c in cond.any])
     assert cond.all is not None
@@ -671,12 +672,9 @@ class CompiledUnless:
             if getattr(spec, k) is not None
         )
         self.model: TextClassifier | None = None
+        self.model_row = 0
         if spec.model is not None:
-            self.model = matchers.model(spec.model.name)
-            if spec.model.label not in self.model.labels:
-                raise ValueError(
-                    f"unless model {spec.model.name!r} has no label {spec.model.label!r}"
-                )
+            self.model, self.model_row = matchers.model(spec.model.name, spec.model.label)
         self.phrases: list[str] = []
         self.before = 0
         self.after = 0
@@ -696,7 +694,7 @@ class CompiledUnless:
         window = _smallest_window(hits.model_windows(spec.name, self.model), m)
         if window is None:
             return None
-        p = window[2][self.model.labels.index(spec.label)]
+        p = window[2][self.model_row]
         if p < spec.below:
             return f"classifier {spec.name} reads the sentence as clean ({spec.label} p={p:.2f})"
         return None

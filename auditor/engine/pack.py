@@ -49,10 +49,6 @@ from auditor.textnorm import NormalizedText, guess_language, normalize
 
 log = logging.getLogger(__name__)
 
-# A pack's learned classifiers (`model:` conditions) live in its MODELS_FOLDER and are part of
-# the rule-set version (loader.pack_files): a retrained model changes findings as much as an
-# edited phrase list.
-
 # A rule for the collector also runs on speech of unknown speaker (mono recordings), less sure.
 UNKNOWN_SPEAKER_FACTOR = 0.7
 

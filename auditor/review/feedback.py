@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from auditor.errors import ReviewError
-from auditor.models import Decision, Segment
+from auditor.models import Contact, Decision, Segment
 from auditor.review.queue import local_time, masker
 from auditor.store import Store, StoredFinding
 
@@ -216,12 +216,14 @@ def write_training_labels(
             entry["labels"].add(category)
         used += 1
     lines = []
+    loaded: dict[int, tuple[Contact, list[Segment]]] = {}  # each contact read once
     for (contact_id, index), entry in sorted(by_segment.items()):
-        segments = store.segments(contact_id)
+        if contact_id not in loaded:
+            loaded[contact_id] = (store.contact(contact_id), store.segments(contact_id))
+        contact, segments = loaded[contact_id]
         if not 0 <= index < len(segments):
             continue
         segment = segments[index]
-        contact = store.contact(contact_id)
         party = contact.party_reached.value
         item = {
             "id": f"review-{contact.external_id}-{index}",
